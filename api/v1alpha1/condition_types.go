@@ -1,0 +1,57 @@
+package v1alpha1
+
+// Condition types. Ready is the summary a person reads first; Reconciling and Stalled follow the
+// kstatus convention so tools such as Flux and kubectl wait understand our objects.
+const (
+	// ReadyCondition says whether the object does its job now.
+	ReadyCondition = "Ready"
+	// ReconcilingCondition is True while the controller works towards the desired state.
+	ReconcilingCondition = "Reconciling"
+	// StalledCondition is True when the controller cannot make progress without a change by a person.
+	StalledCondition = "Stalled"
+	// EncryptionKeyBackedUpCondition is False while a generated age key still carries the
+	// backup-warning annotation.
+	EncryptionKeyBackedUpCondition = "EncryptionKeyBackedUp"
+)
+
+// Condition reasons. They are CamelCase, stable, and meant to be matched on by automation.
+const (
+	// ReasonConnected: the remote was reached, authenticated, and the branch can be written.
+	ReasonConnected = "Connected"
+	// ReasonAuthenticationFailed: the remote refused the credentials.
+	ReasonAuthenticationFailed = "AuthenticationFailed"
+	// ReasonHostKeyMismatch: the SSH host key is not in known_hosts, or known_hosts is missing.
+	ReasonHostKeyMismatch = "HostKeyMismatch"
+	// ReasonUnreachable: the remote could not be reached (DNS, TCP, TLS, timeouts).
+	ReasonUnreachable = "Unreachable"
+	// ReasonBranchNotAllowed: the branch does not match the GitProvider's allowedBranches.
+	ReasonBranchNotAllowed = "BranchNotAllowed"
+	// ReasonSecretNotFound: a referenced Secret or key does not exist.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonInvalidCredentials: a referenced Secret exists but its content cannot be used.
+	ReasonInvalidCredentials = "InvalidCredentials"
+	// ReasonProviderNotFound: the GitTarget's GitProvider does not exist.
+	ReasonProviderNotFound = "ProviderNotFound"
+	// ReasonProviderNotReady: the GitTarget's GitProvider is not Ready.
+	ReasonProviderNotReady = "ProviderNotReady"
+	// ReasonTargetNotFound: the rule's GitTarget does not exist.
+	ReasonTargetNotFound = "TargetNotFound"
+	// ReasonTargetNotReady: the rule's GitTarget is not Ready.
+	ReasonTargetNotReady = "TargetNotReady"
+	// ReasonPathConflict: another GitTarget writes to an overlapping folder of the same branch.
+	ReasonPathConflict = "PathConflict"
+	// ReasonResourceNotFound: a rule names a resource the API server does not serve.
+	ReasonResourceNotFound = "ResourceNotFound"
+	// ReasonResourcesResolved: every rule resolved to served resources.
+	ReasonResourcesResolved = "ResourcesResolved"
+	// ReasonEncryptionNotReady: no usable encryption recipient; sensitive changes are held.
+	ReasonEncryptionNotReady = "EncryptionNotReady"
+	// ReasonKeyNotBackedUp: the generated age key still has the backup-warning annotation.
+	ReasonKeyNotBackedUp = "KeyNotBackedUp"
+	// ReasonKeyBackedUp: the backup-warning annotation was removed by a person.
+	ReasonKeyBackedUp = "KeyBackedUp"
+	// ReasonSynced: the target folder holds the state of the watched resources.
+	ReasonSynced = "Synced"
+	// ReasonProgressing: the controller is working; Ready follows when it is done.
+	ReasonProgressing = "Progressing"
+)

@@ -1,0 +1,130 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+)
+
+// Options configure a control plane. The zero value starts an API server with our CRDs installed.
+type Options struct {
+	// WithoutCRDs leaves out the CRDs of config/crd/bases, for an API server that plays a
+	// plain target cluster.
+	WithoutCRDs bool
+
+	// APIServerFlags are extra kube-apiserver flags, such as the audit webhook's.
+	APIServerFlags map[string]string
+
+	// Webhooks are admission webhooks to install, served by the test process.
+	Webhooks envtest.WebhookInstallOptions
+}
+
+// Env is a running kube-apiserver and etcd.
+type Env struct {
+	// Config is an admin configuration for the API server.
+	Config *rest.Config
+	// Client is an admin client that knows the built-in types and ours.
+	Client client.Client
+	// Scheme holds the built-in types and ours.
+	Scheme *runtime.Scheme
+	// Kubectl is the path of a kubectl of the API server's version.
+	Kubectl string
+	// Webhooks is where the installed admission webhooks expect to be served.
+	Webhooks *envtest.WebhookInstallOptions
+
+	env *envtest.Environment
+}
+
+// Start builds the binaries if needed and starts a control plane. Call Stop when done.
+func Start(ctx context.Context, opts Options) (*Env, error) {
+	assets, err := Assets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("registering built-in types: %w", err)
+	}
+	if err := configv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("registering configbutler.ai types: %w", err)
+	}
+
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: assets,
+		Scheme:                scheme,
+		WebhookInstallOptions: opts.Webhooks,
+	}
+	if !opts.WithoutCRDs {
+		root, err := RepoRoot()
+		if err != nil {
+			return nil, err
+		}
+		env.CRDDirectoryPaths = []string{filepath.Join(root, "config", "crd", "bases")}
+		env.ErrorIfCRDPathMissing = true
+	}
+	apiServerArgs := env.ControlPlane.GetAPIServer().Configure()
+	for flag, value := range opts.APIServerFlags {
+		apiServerArgs.Set(flag, value)
+	}
+
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", assets, err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		_ = env.Stop()
+		return nil, fmt.Errorf("creating a client for the test API server: %w", err)
+	}
+	return &Env{
+		Config:   cfg,
+		Client:   c,
+		Scheme:   scheme,
+		Kubectl:  filepath.Join(assets, "kubectl"),
+		Webhooks: &env.WebhookInstallOptions,
+		env:      env,
+	}, nil
+}
+
+// Stop stops the API server and etcd and removes their data.
+func (e *Env) Stop() error {
+	if err := e.env.Stop(); err != nil {
+		return fmt.Errorf("stopping the test control plane: %w", err)
+	}
+	return nil
+}
+
+// UserConfig returns a configuration that authenticates as the given user and groups, with a
+// client certificate, so that the API server attributes requests to that user.
+func (e *Env) UserConfig(name string, groups ...string) (*rest.Config, error) {
+	user, err := e.env.AddUser(envtest.User{Name: name, Groups: groups}, e.Config)
+	if err != nil {
+		return nil, fmt.Errorf("adding test user %q: %w", name, err)
+	}
+	return user.Config(), nil
+}
+
+// WriteKubeconfig writes an admin kubeconfig to path, for kubectl and for the operator's binary.
+func (e *Env) WriteKubeconfig(path string) error {
+	user, err := e.env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, e.Config)
+	if err != nil {
+		return fmt.Errorf("adding the admin user: %w", err)
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		return fmt.Errorf("rendering the admin kubeconfig: %w", err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("writing the kubeconfig %s: %w", path, err)
+	}
+	return nil
+}
