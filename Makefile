@@ -5,7 +5,6 @@ SHELL := /usr/bin/env bash -o pipefail
 
 # Tools run with `go run` at pinned versions: nothing to install, nothing outside the Go module proxy.
 CONTROLLER_GEN ?= go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
-KUSTOMIZE ?= go run sigs.k8s.io/kustomize/kustomize/v5@v5.8.0
 
 # Test binaries (kube-apiserver, etcd, kubectl) are built from Go modules by hack/controlplane into a
 # cache outside the clone. Set KUBEBUILDER_ASSETS to use binaries of your own instead.
@@ -66,4 +65,4 @@ run: ## Run the operator against the cluster of the current kubeconfig.
 .PHONY: build-installer
 build-installer: ## Render config/default into dist/install.yaml.
 	mkdir -p dist
-	$(KUSTOMIZE) build config/default > dist/install.yaml
+	"$$($(CONTROLPLANE_BUILD))/kubectl" kustomize config/default > dist/install.yaml
