@@ -1,0 +1,182 @@
+package gitwriter
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
+)
+
+// Remote moves objects between a Writer's store and the repository. It is an interface because
+// the transport is the part most likely to be swapped (go-git's push of very large packs is
+// slower than the git CLI's).
+type Remote interface {
+	// Fetch brings the tip of branch into the store, shallowly. When the branch does not exist
+	// it fetches the default branch instead and says so with exists=false; an empty repository
+	// gives the zero hash.
+	Fetch(ctx context.Context, branch string) (tip plumbing.Hash, exists bool, err error)
+	// Push moves branch from old (zero: the branch must not exist) to new, sending pack, which
+	// holds every object new needs that old does not have. It fails with ErrStale when the
+	// branch is not at old, and with ErrRejected when the remote refuses for another reason.
+	Push(ctx context.Context, branch string, old, new plumbing.Hash, pack []byte) error
+	// Check connects and authenticates without changing anything, and lists the branches.
+	Check(ctx context.Context) ([]string, error)
+}
+
+type goGitRemote struct {
+	endpoint *remoteEndpoint
+	store    *objectStore
+}
+
+var _ Remote = (*goGitRemote)(nil)
+
+func (r *goGitRemote) list(ctx context.Context) ([]*plumbing.Reference, error) {
+	rem := git.NewRemote(r.store, &config.RemoteConfig{Name: "origin", URLs: []string{r.endpoint.url}})
+	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: r.endpoint.auth, CABundle: r.endpoint.ep.CaBundle})
+	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing the branches of %s: %w", r.endpoint.url, err)
+	}
+	return refs, nil
+}
+
+func (r *goGitRemote) Check(ctx context.Context) ([]string, error) {
+	refs, err := r.list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var branches []string
+	for _, ref := range refs {
+		if ref.Name().IsBranch() {
+			branches = append(branches, ref.Name().Short())
+		}
+	}
+	return branches, nil
+}
+
+func (r *goGitRemote) Fetch(ctx context.Context, branch string) (plumbing.Hash, bool, error) {
+	refs, err := r.list(ctx)
+	if err != nil || len(refs) == 0 {
+		return plumbing.ZeroHash, false, err
+	}
+	want := plumbing.NewBranchReferenceName(branch)
+	byName := map[plumbing.ReferenceName]*plumbing.Reference{}
+	for _, ref := range refs {
+		byName[ref.Name()] = ref
+	}
+	src, exists := byName[want], true
+	if src == nil {
+		exists = false
+		src = defaultBranch(byName)
+		if src == nil {
+			return plumbing.ZeroHash, false, nil
+		}
+	}
+	rem := git.NewRemote(r.store, &config.RemoteConfig{Name: "origin", URLs: []string{r.endpoint.url}})
+	tracking := plumbing.NewRemoteReferenceName("origin", src.Name().Short())
+	spec := config.RefSpec(fmt.Sprintf("+%s:%s", src.Name(), tracking))
+	err = rem.FetchContext(ctx, &git.FetchOptions{
+		RefSpecs: []config.RefSpec{spec},
+		Depth:    1,
+		Auth:     r.endpoint.auth,
+		CABundle: r.endpoint.ep.CaBundle,
+		Tags:     git.NoTags,
+	})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return plumbing.ZeroHash, false, fmt.Errorf("fetching %s from %s: %w", src.Name().Short(), r.endpoint.url, err)
+	}
+	// The branch may have moved since it was listed: what counts is what the fetch brought.
+	ref, err := r.store.Reference(tracking)
+	if err != nil {
+		return plumbing.ZeroHash, false, fmt.Errorf("reading fetched %s: %w", tracking, err)
+	}
+	return ref.Hash(), exists, nil
+}
+
+// defaultBranch is the branch HEAD points at, or main or master when the server does not say.
+func defaultBranch(refs map[plumbing.ReferenceName]*plumbing.Reference) *plumbing.Reference {
+	if head := refs[plumbing.HEAD]; head != nil {
+		if head.Type() == plumbing.SymbolicReference {
+			if target := refs[head.Target()]; target != nil {
+				return target
+			}
+		}
+		for name, ref := range refs {
+			if name.IsBranch() && ref.Hash() == head.Hash() {
+				return ref
+			}
+		}
+	}
+	for _, name := range []string{"main", "master"} {
+		if ref := refs[plumbing.NewBranchReferenceName(name)]; ref != nil {
+			return ref
+		}
+	}
+	return nil
+}
+
+func (r *goGitRemote) Push(ctx context.Context, branch string, old, new plumbing.Hash, pack []byte) error {
+	cl, err := client.NewClient(r.endpoint.ep)
+	if err != nil {
+		return fmt.Errorf("pushing to %s: %w", r.endpoint.url, err)
+	}
+	sess, err := cl.NewReceivePackSession(r.endpoint.ep, r.endpoint.auth)
+	if err != nil {
+		return fmt.Errorf("pushing to %s: %w", r.endpoint.url, err)
+	}
+	defer sess.Close()
+	adv, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return fmt.Errorf("pushing to %s: %w", r.endpoint.url, err)
+	}
+	name := plumbing.NewBranchReferenceName(branch)
+	current := plumbing.ZeroHash
+	if adv != nil {
+		refs, err := adv.AllReferences()
+		if err != nil {
+			return fmt.Errorf("pushing to %s: reading its branches: %w", r.endpoint.url, err)
+		}
+		if ref, ok := refs[name]; ok {
+			current = ref.Hash()
+		}
+	}
+	if current != old {
+		return fmt.Errorf("%w: %s is at %s, not at %s", ErrStale, branch, short(current), short(old))
+	}
+	req := packp.NewReferenceUpdateRequestFromCapabilities(adv.Capabilities)
+	req.Commands = []*packp.Command{{Name: name, Old: old, New: new}}
+	req.Packfile = io.NopCloser(bytes.NewReader(pack))
+	report, err := sess.ReceivePack(ctx, req)
+	if err == nil {
+		return nil
+	}
+	if report != nil {
+		// The ref moved between the advertisement and our update, or a hook said no.
+		msg := err.Error()
+		for _, lost := range []string{"stale", "lock", "fetch first", "non-fast-forward", "expected"} {
+			if strings.Contains(msg, lost) {
+				return fmt.Errorf("%w: %v", ErrStale, err)
+			}
+		}
+		return fmt.Errorf("%w: %v", ErrRejected, err)
+	}
+	return fmt.Errorf("pushing to %s: %w", r.endpoint.url, err)
+}
+
+func short(h plumbing.Hash) string {
+	if h.IsZero() {
+		return "nothing"
+	}
+	return h.String()[:12]
+}

@@ -1,0 +1,229 @@
+package gitwriter
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+)
+
+// tree is the decoded tree of the tip commit. Subtrees are decoded on first use; a change marks
+// the nodes along its paths dirty, and write re-encodes only those.
+type tree struct {
+	store storer.EncodedObjectStorer
+	root  *treeNode
+}
+
+type treeNode struct {
+	entries map[string]*treeEntry
+	hash    plumbing.Hash // of the encoded node; stale while dirty
+	dirty   bool
+}
+
+type treeEntry struct {
+	mode filemode.FileMode
+	hash plumbing.Hash
+	sub  *treeNode // decoded subtree, nil until needed (and for blobs)
+}
+
+func newTree(store storer.EncodedObjectStorer, root plumbing.Hash) *tree {
+	node := &treeNode{entries: map[string]*treeEntry{}, dirty: true}
+	if !root.IsZero() {
+		node = &treeNode{hash: root}
+	}
+	return &tree{store: store, root: node}
+}
+
+// load decodes a node's entries from the store the first time they are needed.
+func (t *tree) load(n *treeNode) error {
+	if n.entries != nil {
+		return nil
+	}
+	obj, err := t.store.EncodedObject(plumbing.TreeObject, n.hash)
+	if err != nil {
+		return fmt.Errorf("reading tree %s: %w", n.hash, err)
+	}
+	r, err := obj.Reader()
+	if err != nil {
+		return fmt.Errorf("reading tree %s: %w", n.hash, err)
+	}
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("reading tree %s: %w", n.hash, err)
+	}
+	n.entries = map[string]*treeEntry{}
+	for len(data) > 0 {
+		sp := bytes.IndexByte(data, ' ')
+		nul := bytes.IndexByte(data, 0)
+		if sp < 0 || nul < sp || len(data) < nul+21 {
+			return fmt.Errorf("tree %s is malformed", n.hash)
+		}
+		mode, err := strconv.ParseUint(string(data[:sp]), 8, 32)
+		if err != nil {
+			return fmt.Errorf("tree %s has a bad mode: %w", n.hash, err)
+		}
+		var h plumbing.Hash
+		copy(h[:], data[nul+1:nul+21])
+		n.entries[string(data[sp+1:nul])] = &treeEntry{mode: filemode.FileMode(mode), hash: h}
+		data = data[nul+21:]
+	}
+	return nil
+}
+
+// set points path at a blob, replacing a file or folder in the way: the caller's state wins.
+func (t *tree) set(path string, blob plumbing.Hash) error {
+	segs := strings.Split(path, "/")
+	n := t.root
+	for i, seg := range segs {
+		if err := t.load(n); err != nil {
+			return err
+		}
+		n.dirty = true
+		e := n.entries[seg]
+		if i == len(segs)-1 {
+			n.entries[seg] = &treeEntry{mode: filemode.Regular, hash: blob}
+			return nil
+		}
+		if e == nil || e.mode != filemode.Dir {
+			e = &treeEntry{mode: filemode.Dir, sub: &treeNode{entries: map[string]*treeEntry{}, dirty: true}}
+			n.entries[seg] = e
+		}
+		if e.sub == nil {
+			e.sub = &treeNode{hash: e.hash}
+		}
+		n = e.sub
+	}
+	return nil
+}
+
+// remove deletes path and then every folder it leaves empty. Removing a missing path is a no-op.
+func (t *tree) remove(path string) error {
+	segs := strings.Split(path, "/")
+	nodes := make([]*treeNode, 0, len(segs))
+	n := t.root
+	for i, seg := range segs {
+		if err := t.load(n); err != nil {
+			return err
+		}
+		nodes = append(nodes, n)
+		e := n.entries[seg]
+		if e == nil {
+			return nil
+		}
+		if i == len(segs)-1 {
+			break
+		}
+		if e.mode != filemode.Dir {
+			return nil
+		}
+		if e.sub == nil {
+			e.sub = &treeNode{hash: e.hash}
+		}
+		n = e.sub
+	}
+	for i := len(nodes) - 1; i >= 0; i-- {
+		nodes[i].dirty = true
+		delete(nodes[i].entries, segs[i])
+		if i > 0 && len(nodes[i].entries) > 0 {
+			for j := i - 1; j >= 0; j-- {
+				nodes[j].dirty = true
+			}
+			break
+		}
+	}
+	return nil
+}
+
+// lookup returns the blob hash at path, or the zero hash when there is none.
+func (t *tree) lookup(path string) (plumbing.Hash, error) {
+	n := t.root
+	segs := strings.Split(path, "/")
+	for i, seg := range segs {
+		if err := t.load(n); err != nil {
+			return plumbing.ZeroHash, err
+		}
+		e := n.entries[seg]
+		if e == nil {
+			return plumbing.ZeroHash, nil
+		}
+		if i == len(segs)-1 {
+			if e.mode == filemode.Dir {
+				return plumbing.ZeroHash, nil
+			}
+			return e.hash, nil
+		}
+		if e.mode != filemode.Dir {
+			return plumbing.ZeroHash, nil
+		}
+		if e.sub == nil {
+			e.sub = &treeNode{hash: e.hash}
+		}
+		n = e.sub
+	}
+	return plumbing.ZeroHash, nil
+}
+
+// write encodes every dirty node bottom-up, stores the new tree objects, and returns the root.
+func (t *tree) write(put func(plumbing.EncodedObject) error) (plumbing.Hash, error) {
+	return t.writeNode(t.root, put)
+}
+
+func (t *tree) writeNode(n *treeNode, put func(plumbing.EncodedObject) error) (plumbing.Hash, error) {
+	if !n.dirty {
+		return n.hash, nil
+	}
+	names := make([]string, 0, len(n.entries))
+	for name, e := range n.entries {
+		if e.sub != nil {
+			h, err := t.writeNode(e.sub, put)
+			if err != nil {
+				return plumbing.ZeroHash, err
+			}
+			e.hash = h
+		}
+		names = append(names, name)
+	}
+	// Git orders tree entries by name, comparing a folder as if its name ended in "/".
+	sortKey := func(name string) string {
+		if n.entries[name].mode == filemode.Dir {
+			return name + "/"
+		}
+		return name
+	}
+	sort.Slice(names, func(i, j int) bool { return sortKey(names[i]) < sortKey(names[j]) })
+
+	size := 0
+	for _, name := range names {
+		size += len(name) + 28
+	}
+	buf := make([]byte, 0, size)
+	for _, name := range names {
+		e := n.entries[name]
+		buf = strconv.AppendUint(buf, uint64(e.mode), 8)
+		buf = append(buf, ' ')
+		buf = append(buf, name...)
+		buf = append(buf, 0)
+		buf = append(buf, e.hash[:]...)
+	}
+	obj := newObject(plumbing.TreeObject, buf)
+	if err := put(obj); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	n.hash, n.dirty = obj.Hash(), false
+	return n.hash, nil
+}
+
+// newObject wraps content in an object whose hash is computed once.
+func newObject(t plumbing.ObjectType, content []byte) plumbing.EncodedObject {
+	obj := &plumbing.MemoryObject{}
+	obj.SetType(t)
+	_, _ = obj.Write(content) // MemoryObject.Write cannot fail
+	return obj
+}

@@ -1,0 +1,210 @@
+package gitwriter
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/testenv/gitserver"
+)
+
+func TestCommitsArriveInOrderWithAuthorCommitterAndTrailers(t *testing.T) {
+	g := NewWithT(t)
+	remote := newSSHRemote(t)
+	cfg := remote.config(t, "main")
+	cfg.Committer = Signature{Name: "gitops-reverser", Email: "operator@example.com"}
+	w := startSynced(t, cfg)
+
+	var want []string
+	for i := range 20 {
+		author := alice
+		if i%2 == 1 {
+			author = bob
+		}
+		res, err := w.Commit(t.Context(), configMapChange(author, i, "v1"))
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(res.Changed).To(BeTrue())
+		want = append(want, fmt.Sprintf("%s|%s|gitops-reverser|operator@example.com|[UPDATE] configmaps default/cm-%d|%s",
+			author.Name, author.Email, i, author.Name))
+	}
+	// Writing what a file already holds makes no commit.
+	res, err := w.Commit(t.Context(), configMapChange(alice, 3, "v1"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res.Changed).To(BeFalse())
+	// A delete removes the file.
+	_, err = w.Commit(t.Context(), Change{
+		Ops:     []FileOp{{Path: "live/default/configmaps/cm-0.yaml", Delete: true}},
+		Author:  alice,
+		Message: "[DELETE] configmaps default/cm-0",
+	})
+	g.Expect(err).NotTo(HaveOccurred())
+	want = append(want, "alice|alice@cluster.kubernetes.invalid|gitops-reverser|operator@example.com|[DELETE] configmaps default/cm-0|")
+	g.Expect(w.Flush(t.Context())).To(Succeed())
+
+	got := lines(gitCLI(t, remote.dir, "log", "--reverse", "--format=%an|%ae|%cn|%ce|%s|%(trailers:key=Kubernetes-User,valueonly,separator=)", "main"))
+	g.Expect(got).To(Equal(want))
+	g.Expect(gitCLI(t, remote.dir, "show", "main:live/default/configmaps/cm-7.yaml")).To(Equal("data:\n  key: v1"))
+	g.Expect(gitCLI(t, remote.dir, "ls-tree", "-r", "--name-only", "main")).NotTo(ContainSubstring("cm-0.yaml"))
+	g.Expect(gitCLI(t, remote.dir, "log", "-1", "--format=%aI", "main~1")).To(Equal("2026-11-21T12:00:19+00:00"))
+	gitserver.Fsck(t, remote.dir)
+	g.Expect(w.Status().Reason).To(Equal("Connected"))
+	g.Expect(w.Status().Pending).To(BeZero())
+}
+
+func TestEmptyRemoteGetsTheBranchAsItsFirstCommit(t *testing.T) {
+	g := NewWithT(t)
+	remote := newSSHRemote(t)
+	w := start(t, remote.config(t, "audit"))
+	_, err := w.Commit(t.Context(), configMapChange(alice, 1, "v1"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(w.Flush(t.Context())).To(Succeed())
+	g.Expect(gitCLI(t, remote.dir, "rev-list", "--count", "audit")).To(Equal("1"))
+	g.Expect(gitCLI(t, remote.dir, "log", "--format=%P", "audit")).To(BeEmpty())
+	gitserver.Fsck(t, remote.dir)
+}
+
+func TestMissingBranchIsCreatedFromTheDefaultBranch(t *testing.T) {
+	g := NewWithT(t)
+	remote := newSSHRemote(t)
+	clone, env := cliClone(t, remote.dir, "main")
+	writeFile(t, clone+"/README.md", "hello\n")
+	for _, args := range [][]string{{"add", "."}, {"commit", "-qm", "initial"}, {"push", "-q", "origin", "main"}} {
+		_, err := gitserver.Run(t.Context(), clone, env, args...)
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	mainTip := gitCLI(t, remote.dir, "rev-parse", "main")
+
+	w := start(t, remote.config(t, "gitops-reverser"))
+	_, err := w.Commit(t.Context(), configMapChange(alice, 1, "v1"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(w.Flush(t.Context())).To(Succeed())
+
+	g.Expect(gitCLI(t, remote.dir, "rev-parse", "gitops-reverser~1")).To(Equal(mainTip))
+	g.Expect(gitCLI(t, remote.dir, "show", "gitops-reverser:README.md")).To(Equal("hello"))
+	g.Expect(gitCLI(t, remote.dir, "rev-parse", "main")).To(Equal(mainTip), "main must not move")
+	gitserver.Fsck(t, remote.dir)
+}
+
+func TestAConcurrentPusherAndTheWriterLoseNothing(t *testing.T) {
+	g := NewWithT(t)
+	remote := newSSHRemote(t)
+	clone, env := cliClone(t, remote.dir, "main")
+	remote.useOverSSH(t, clone, env)
+	writeFile(t, clone+"/people/README.md", "people write here\n")
+	for _, args := range [][]string{{"add", "."}, {"commit", "-qm", "carol-0"}, {"push", "-q", "origin", "main"}} {
+		_, err := gitserver.Run(t.Context(), clone, env, args...)
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	cfg := remote.config(t, "main")
+	metrics, err := NewMetrics(prometheus.NewRegistry())
+	g.Expect(err).NotTo(HaveOccurred())
+	cfg.Metrics = metrics
+	w := start(t, cfg)
+
+	// Carol pushes 20 commits to the same branch, a few milliseconds apart, over SSH, pulling
+	// with rebase when we got there first, as a person would.
+	var carolPushed atomic.Int64
+	stop := make(chan struct{})
+	carolDone := make(chan struct{})
+	go func() {
+		defer close(carolDone)
+		run := func(args ...string) error { _, err := gitserver.Run(context.Background(), clone, env, args...); return err }
+		for n := 1; n <= 20; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			writeFile(t, fmt.Sprintf("%s/people/carol-%d.txt", clone, n), "by carol\n")
+			if err := run("add", "."); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := run("commit", "-qm", fmt.Sprintf("carol-%d", n)); err != nil {
+				t.Error(err)
+				return
+			}
+			for run("push", "-q", "origin", "main") != nil {
+				if err := run("pull", "-q", "--rebase", "origin", "main"); err != nil {
+					t.Errorf("carol's pull failed: %v", err)
+					return
+				}
+			}
+			carolPushed.Add(1)
+			time.Sleep(3 * time.Millisecond)
+		}
+	}()
+
+	const ours = 200
+	for i := range ours {
+		_, err := w.Commit(t.Context(), configMapChange(alice, i, "v1"))
+		g.Expect(err).NotTo(HaveOccurred())
+		time.Sleep(2 * time.Millisecond)
+	}
+	<-carolDone
+	g.Expect(w.Flush(t.Context())).To(Succeed())
+	close(stop)
+	carols := int(carolPushed.Load())
+	g.Expect(carols).To(Equal(20))
+	conflicts := testutil.ToFloat64(metrics.conflicts.WithLabelValues(repoLabel(remote.url), "main"))
+	g.Expect(conflicts).To(BeNumerically(">", 0), "the two pushers never met; the test proved nothing")
+
+	got := subjects(t, remote.dir, "main")
+	seen := map[string]int{}
+	var oursInOrder []string
+	for _, s := range got {
+		seen[s]++
+		if strings.HasPrefix(s, "[UPDATE]") {
+			oursInOrder = append(oursInOrder, s)
+		}
+	}
+	g.Expect(oursInOrder).To(HaveLen(ours))
+	for i, s := range oursInOrder {
+		g.Expect(s).To(Equal(fmt.Sprintf("[UPDATE] configmaps default/cm-%d", i)), "our commits keep their order")
+	}
+	for i := 0; i <= carols; i++ {
+		g.Expect(seen[fmt.Sprintf("carol-%d", i)]).To(Equal(1), "carol's commit %d", i)
+	}
+	files := gitCLI(t, remote.dir, "ls-tree", "-r", "--name-only", "main")
+	g.Expect(strings.Count(files, "live/default/configmaps/")).To(Equal(ours))
+	g.Expect(strings.Count(files, "people/carol-")).To(Equal(carols))
+	gitserver.Fsck(t, remote.dir)
+	t.Logf("%d commits of ours and %d of carol's; %v conflicts replayed", ours, carols, conflicts)
+}
+
+func TestReplayKeepsOtherPeoplesCommitsAndTheClusterWins(t *testing.T) {
+	g := NewWithT(t)
+	remote := newSSHRemote(t)
+	cfg := remote.config(t, "main")
+	cfg.Push = PushPolicy{Interval: time.Hour, MaxCommits: 1000}
+	w := start(t, cfg)
+	_, err := w.Commit(t.Context(), configMapChange(alice, 1, "v1"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(w.Flush(t.Context())).To(Succeed())
+
+	// A person edits the same file and another one while our next commit is pending.
+	clone, env := cliClone(t, remote.dir, "main")
+	writeFile(t, clone+"/live/default/configmaps/cm-1.yaml", "edited by hand\n")
+	writeFile(t, clone+"/notes.md", "keep me\n")
+	for _, args := range [][]string{{"add", "."}, {"commit", "-qm", "hand edit"}, {"push", "-q", "origin", "main"}} {
+		_, err := gitserver.Run(t.Context(), clone, env, args...)
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	_, err = w.Commit(t.Context(), configMapChange(bob, 1, "v2"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(w.Flush(t.Context())).To(Succeed())
+
+	g.Expect(subjects(t, remote.dir, "main")).To(Equal([]string{
+		"[UPDATE] configmaps default/cm-1", "hand edit", "[UPDATE] configmaps default/cm-1"}))
+	g.Expect(gitCLI(t, remote.dir, "show", "main:live/default/configmaps/cm-1.yaml")).To(Equal("data:\n  key: v2"))
+	g.Expect(gitCLI(t, remote.dir, "show", "main:notes.md")).To(Equal("keep me"))
+	g.Expect(gitCLI(t, remote.dir, "log", "-1", "--format=%an", "main")).To(Equal("bob"))
+	gitserver.Fsck(t, remote.dir)
+}
