@@ -153,4 +153,3 @@ func httpAuth(creds Credentials) (transport.AuthMethod, error) {
 	}
 	return nil, nil
 }
-

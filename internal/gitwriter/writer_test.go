@@ -115,7 +115,10 @@ func TestAConcurrentPusherAndTheWriterLoseNothing(t *testing.T) {
 	carolDone := make(chan struct{})
 	go func() {
 		defer close(carolDone)
-		run := func(args ...string) error { _, err := gitserver.Run(context.Background(), clone, env, args...); return err }
+		run := func(args ...string) error {
+			_, err := gitserver.Run(context.Background(), clone, env, args...)
+			return err
+		}
 		for n := 1; n <= 20; n++ {
 			select {
 			case <-stop:
