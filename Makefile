@@ -52,6 +52,12 @@ controlplane: ## Build kube-apiserver, etcd and kubectl from Go modules into the
 test: vet controlplane ## Run vet, then every test with -race against a real API server and real Git servers.
 	KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$($(CONTROLPLANE_BUILD))}" go test $(GO_TEST_FLAGS) ./...
 
+##@ Benchmarks
+
+.PHONY: bench-git
+bench-git: ## Git writer vs git fast-import: one-file commits/s on a 10,000-file repository, and a 1,000-commit push vs the git CLI.
+	go run ./hack/bench-git
+
 ##@ Build
 
 .PHONY: build

@@ -22,11 +22,15 @@ type tree struct {
 
 type treeNode struct {
 	entries map[string]*treeEntry
-	hash    plumbing.Hash // of the encoded node; stale while dirty
-	dirty   bool
+	// sorted is entries in Git's order; nil after a name was added or removed. Updating a file
+	// that exists, the common change, keeps it.
+	sorted []*treeEntry
+	hash   plumbing.Hash // of the encoded node; stale while dirty
+	dirty  bool
 }
 
 type treeEntry struct {
+	name string
 	mode filemode.FileMode
 	hash plumbing.Hash
 	sub  *treeNode // decoded subtree, nil until needed (and for blobs)
@@ -71,7 +75,8 @@ func (t *tree) load(n *treeNode) error {
 		}
 		var h plumbing.Hash
 		copy(h[:], data[nul+1:nul+21])
-		n.entries[string(data[sp+1:nul])] = &treeEntry{mode: filemode.FileMode(mode), hash: h}
+		name := string(data[sp+1 : nul])
+		n.entries[name] = &treeEntry{name: name, mode: filemode.FileMode(mode), hash: h}
 		data = data[nul+21:]
 	}
 	return nil
@@ -88,12 +93,18 @@ func (t *tree) set(path string, blob plumbing.Hash) error {
 		n.dirty = true
 		e := n.entries[seg]
 		if i == len(segs)-1 {
-			n.entries[seg] = &treeEntry{mode: filemode.Regular, hash: blob}
+			if e != nil && e.mode == filemode.Regular {
+				e.hash = blob
+				return nil
+			}
+			n.entries[seg] = &treeEntry{name: seg, mode: filemode.Regular, hash: blob}
+			n.sorted = nil
 			return nil
 		}
 		if e == nil || e.mode != filemode.Dir {
-			e = &treeEntry{mode: filemode.Dir, sub: &treeNode{entries: map[string]*treeEntry{}, dirty: true}}
+			e = &treeEntry{name: seg, mode: filemode.Dir, sub: &treeNode{entries: map[string]*treeEntry{}, dirty: true}}
 			n.entries[seg] = e
+			n.sorted = nil
 		}
 		if e.sub == nil {
 			e.sub = &treeNode{hash: e.hash}
@@ -130,6 +141,7 @@ func (t *tree) remove(path string) error {
 	}
 	for i := len(nodes) - 1; i >= 0; i-- {
 		nodes[i].dirty = true
+		nodes[i].sorted = nil
 		delete(nodes[i].entries, segs[i])
 		if i > 0 && len(nodes[i].entries) > 0 {
 			for j := i - 1; j >= 0; j-- {
@@ -179,8 +191,16 @@ func (t *tree) writeNode(n *treeNode, put func(plumbing.EncodedObject) error) (p
 	if !n.dirty {
 		return n.hash, nil
 	}
-	names := make([]string, 0, len(n.entries))
-	for name, e := range n.entries {
+	if n.sorted == nil {
+		n.sorted = make([]*treeEntry, 0, len(n.entries))
+		for _, e := range n.entries {
+			n.sorted = append(n.sorted, e)
+		}
+		// Git orders tree entries by name, comparing a folder as if its name ended in "/".
+		sort.Slice(n.sorted, func(i, j int) bool { return gitLess(n.sorted[i], n.sorted[j]) })
+	}
+	size := 0
+	for _, e := range n.sorted {
 		if e.sub != nil {
 			h, err := t.writeNode(e.sub, put)
 			if err != nil {
@@ -188,27 +208,13 @@ func (t *tree) writeNode(n *treeNode, put func(plumbing.EncodedObject) error) (p
 			}
 			e.hash = h
 		}
-		names = append(names, name)
-	}
-	// Git orders tree entries by name, comparing a folder as if its name ended in "/".
-	sortKey := func(name string) string {
-		if n.entries[name].mode == filemode.Dir {
-			return name + "/"
-		}
-		return name
-	}
-	sort.Slice(names, func(i, j int) bool { return sortKey(names[i]) < sortKey(names[j]) })
-
-	size := 0
-	for _, name := range names {
-		size += len(name) + 28
+		size += len(e.name) + 28
 	}
 	buf := make([]byte, 0, size)
-	for _, name := range names {
-		e := n.entries[name]
+	for _, e := range n.sorted {
 		buf = strconv.AppendUint(buf, uint64(e.mode), 8)
 		buf = append(buf, ' ')
-		buf = append(buf, name...)
+		buf = append(buf, e.name...)
 		buf = append(buf, 0)
 		buf = append(buf, e.hash[:]...)
 	}
@@ -218,6 +224,18 @@ func (t *tree) writeNode(n *treeNode, put func(plumbing.EncodedObject) error) (p
 	}
 	n.hash, n.dirty = obj.Hash(), false
 	return n.hash, nil
+}
+
+// gitLess is Git's tree order: by name, with a folder compared as if its name ended in "/".
+func gitLess(a, b *treeEntry) bool {
+	an, bn := a.name, b.name
+	if a.mode == filemode.Dir {
+		an += "/"
+	}
+	if b.mode == filemode.Dir {
+		bn += "/"
+	}
+	return an < bn
 }
 
 // newObject wraps content in an object whose hash is computed once.
