@@ -107,7 +107,11 @@ func sshAuth(ep *transport.Endpoint, creds Credentials, knownHostsFile string) (
 		return nil, fmt.Errorf("%w: an SSH URL needs a private key under ssh-privatekey, identity or sshPrivateKey", ErrInvalidCredentials)
 	}
 	if len(strings.TrimSpace(string(creds.KnownHosts))) == 0 {
-		return nil, fmt.Errorf("%w: add the host's keys (ssh-keyscan %s) under known_hosts", ErrNoKnownHosts, ep.Host)
+		scan := "ssh-keyscan " + ep.Host
+		if ep.Port != 0 && ep.Port != 22 {
+			scan = fmt.Sprintf("ssh-keyscan -p %d %s", ep.Port, ep.Host)
+		}
+		return nil, fmt.Errorf("%w: add the host's keys (%s) under known_hosts", ErrNoKnownHosts, scan)
 	}
 	user := ep.User
 	if user == "" {

@@ -14,6 +14,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
+	"github.com/go-git/go-git/v5/storage"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // Remote moves objects between a Writer's store and the repository. It is an interface because
@@ -40,19 +42,27 @@ type goGitRemote struct {
 var _ Remote = (*goGitRemote)(nil)
 
 func (r *goGitRemote) list(ctx context.Context) ([]*plumbing.Reference, error) {
-	rem := git.NewRemote(r.store, &config.RemoteConfig{Name: "origin", URLs: []string{r.endpoint.url}})
+	return r.listWith(ctx, r.store)
+}
+
+func (r *goGitRemote) listWith(ctx context.Context, s storage.Storer) ([]*plumbing.Reference, error) {
+	rem := git.NewRemote(s, &config.RemoteConfig{Name: "origin", URLs: []string{r.endpoint.url}})
 	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: r.endpoint.auth, CABundle: r.endpoint.ep.CaBundle})
 	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("listing the branches of %s: %w", r.endpoint.url, err)
+		return nil, fmt.Errorf("listing the branches of %s: %w", r.endpoint.url, explainHostKey(err))
 	}
 	return refs, nil
 }
 
 func (r *goGitRemote) Check(ctx context.Context) ([]string, error) {
-	refs, err := r.list(ctx)
+	return r.checkWith(ctx, r.store)
+}
+
+func (r *goGitRemote) checkWith(ctx context.Context, s storage.Storer) ([]string, error) {
+	refs, err := r.listWith(ctx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -133,12 +143,12 @@ func (r *goGitRemote) Push(ctx context.Context, branch string, old, new plumbing
 	}
 	sess, err := cl.NewReceivePackSession(r.endpoint.ep, r.endpoint.auth)
 	if err != nil {
-		return fmt.Errorf("pushing to %s: %w", r.endpoint.url, err)
+		return fmt.Errorf("pushing to %s: %w", r.endpoint.url, explainHostKey(err))
 	}
 	defer sess.Close()
 	adv, err := sess.AdvertisedReferencesContext(ctx)
 	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
-		return fmt.Errorf("pushing to %s: %w", r.endpoint.url, err)
+		return fmt.Errorf("pushing to %s: %w", r.endpoint.url, explainHostKey(err))
 	}
 	name := plumbing.NewBranchReferenceName(branch)
 	current := plumbing.ZeroHash
@@ -169,9 +179,30 @@ func (r *goGitRemote) Push(ctx context.Context, branch string, old, new plumbing
 				return fmt.Errorf("%w: %v", ErrStale, err)
 			}
 		}
+		// git-receive-pack reports a ref that moved after its advertisement only as "failed to
+		// update ref" (why goes to its stderr): whether the branch moved tells a lost race from a
+		// refusal.
+		if moved, lerr := r.moved(ctx, name, old); lerr == nil && moved {
+			return fmt.Errorf("%w: %v", ErrStale, err)
+		}
 		return fmt.Errorf("%w: %v", ErrRejected, err)
 	}
 	return fmt.Errorf("pushing to %s: %w", r.endpoint.url, err)
+}
+
+// moved reports whether the remote branch name is no longer at old.
+func (r *goGitRemote) moved(ctx context.Context, name plumbing.ReferenceName, old plumbing.Hash) (bool, error) {
+	refs, err := r.list(ctx)
+	if err != nil {
+		return false, err
+	}
+	current := plumbing.ZeroHash
+	for _, ref := range refs {
+		if ref.Name() == name {
+			current = ref.Hash()
+		}
+	}
+	return current != old, nil
 }
 
 func short(h plumbing.Hash) string {
@@ -179,4 +210,17 @@ func short(h plumbing.Hash) string {
 		return "nothing"
 	}
 	return h.String()[:12]
+}
+
+// explainHostKey says in words what the SSH client's "knownhosts: key mismatch" means, since that
+// message ends up in the GitProvider's status.
+func explainHostKey(err error) error {
+	var keyErr *knownhosts.KeyError
+	if !errors.As(err, &keyErr) {
+		return err
+	}
+	if len(keyErr.Want) == 0 {
+		return fmt.Errorf("the server's SSH host key is not in known_hosts: %w", err)
+	}
+	return fmt.Errorf("the server's SSH host key does not match known_hosts: %w", err)
 }

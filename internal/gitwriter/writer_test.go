@@ -108,7 +108,7 @@ func TestAConcurrentPusherAndTheWriterLoseNothing(t *testing.T) {
 	cfg.Metrics = metrics
 	w := start(t, cfg)
 
-	// Carol pushes 20 commits to the same branch, a few milliseconds apart, over SSH, pulling
+	// Carol pushes 10 commits to the same branch, a few milliseconds apart, over SSH, pulling
 	// with rebase when we got there first, as a person would.
 	var carolPushed atomic.Int64
 	stop := make(chan struct{})
@@ -119,7 +119,7 @@ func TestAConcurrentPusherAndTheWriterLoseNothing(t *testing.T) {
 			_, err := gitserver.Run(context.Background(), clone, env, args...)
 			return err
 		}
-		for n := 1; n <= 20; n++ {
+		for n := 1; n <= 10; n++ {
 			select {
 			case <-stop:
 				return
@@ -145,17 +145,23 @@ func TestAConcurrentPusherAndTheWriterLoseNothing(t *testing.T) {
 		}
 	}()
 
-	const ours = 200
-	for i := range ours {
-		_, err := w.Commit(t.Context(), configMapChange(alice, i, "v1"))
+	// We keep committing, paced like a busy cluster, until carol has made all her pushes, so the
+	// two of us meet; a push of ours every few milliseconds would never let her in at all.
+	ours := 0
+	for carolRunning := true; carolRunning || ours < 100; ours++ {
+		g.Expect(ours).To(BeNumerically("<", 3000), "carol could not push beside us")
+		_, err := w.Commit(t.Context(), configMapChange(alice, ours, "v1"))
 		g.Expect(err).NotTo(HaveOccurred())
-		time.Sleep(2 * time.Millisecond)
+		select {
+		case <-carolDone:
+			carolRunning = false
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
-	<-carolDone
 	g.Expect(w.Flush(t.Context())).To(Succeed())
 	close(stop)
 	carols := int(carolPushed.Load())
-	g.Expect(carols).To(Equal(20))
+	g.Expect(carols).To(Equal(10))
 	conflicts := testutil.ToFloat64(metrics.conflicts.WithLabelValues(repoLabel(remote.url), "main"))
 	g.Expect(conflicts).To(BeNumerically(">", 0), "the two pushers never met; the test proved nothing")
 

@@ -1,0 +1,137 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
+)
+
+// CheckFunc connects to a repository and lists its branches, changing nothing.
+type CheckFunc func(ctx context.Context, url string, creds gitwriter.Credentials) ([]string, error)
+
+// GitProviderReconciler reports whether each GitProvider's repository can be reached and
+// authenticated against, and why not.
+type GitProviderReconciler struct {
+	Client   client.Client
+	Reader   client.Reader // uncached reads of Secrets and ConfigMaps
+	Recorder events.EventRecorder
+	// Check defaults to gitwriter.Check.
+	Check CheckFunc
+	// RecheckInterval is how often a connected provider is checked again (default 5m).
+	RecheckInterval time.Duration
+	// RetryInterval is how soon a provider that failed is checked again (default 30s).
+	RetryInterval time.Duration
+	// CheckTimeout bounds one check (default 30s).
+	CheckTimeout time.Duration
+}
+
+var _ reconcile.Reconciler = (*GitProviderReconciler)(nil)
+
+func (r *GitProviderReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
+	provider := &configv1alpha1.GitProvider{}
+	if err := r.Client.Get(ctx, req.NamespacedName, provider); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	patch := client.MergeFrom(provider.DeepCopy())
+	defer func() {
+		provider.Status.ObservedGeneration = provider.Generation
+		if perr := r.Client.Status().Patch(ctx, provider, patch); perr != nil {
+			err = errors.Join(err, fmt.Errorf("patching status of GitProvider %s: %w", req.NamespacedName, perr))
+		}
+	}()
+
+	branches, stepErr := r.check(ctx, provider)
+	now := metav1.Now()
+	provider.Status.LastCheckedTime = &now
+	if stepErr != nil {
+		stalled := stepErr.reason == configv1alpha1.ReasonSecretNotFound || stepErr.reason == configv1alpha1.ReasonInvalidCredentials
+		setReady(r.Recorder, provider, &provider.Status.Conditions, provider.Generation, false, stepErr.reason, stepErr.Error(), stalled)
+		logf.FromContext(ctx).Info("GitProvider cannot connect", "reason", stepErr.reason, "message", stepErr.Error())
+		return ctrl.Result{RequeueAfter: orDefault(r.RetryInterval, 30*time.Second)}, nil
+	}
+	setReady(r.Recorder, provider, &provider.Status.Conditions, provider.Generation, true, configv1alpha1.ReasonConnected,
+		fmt.Sprintf("connected to %s; %d branches", provider.Spec.URL, len(branches)), false)
+	return ctrl.Result{RequeueAfter: orDefault(r.RecheckInterval, 5*time.Minute)}, nil
+}
+
+func (r *GitProviderReconciler) check(ctx context.Context, p *configv1alpha1.GitProvider) ([]string, *stepError) {
+	creds, serr := loadCredentials(ctx, r.Reader, p)
+	if serr != nil {
+		return nil, serr
+	}
+	check := r.Check
+	if check == nil {
+		check = gitwriter.Check
+	}
+	ctx, cancel := context.WithTimeout(ctx, orDefault(r.CheckTimeout, 30*time.Second))
+	defer cancel()
+	branches, err := check(ctx, p.Spec.URL, creds)
+	if err != nil {
+		return nil, &stepError{reason: gitwriter.Classify(err), err: err}
+	}
+	return branches, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// SetupWithManager watches GitProviders, and the Secrets and ConfigMaps they name (metadata
+// only, so the operator does not cache every Secret of the cluster).
+func (r *GitProviderReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&configv1alpha1.GitProvider{}).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.providersReferencing), builder.OnlyMetadata).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.providersReferencing), builder.OnlyMetadata).
+		Named("gitprovider").
+		Complete(r)
+}
+
+// providersReferencing maps a Secret or ConfigMap to the GitProviders of its namespace naming it.
+func (r *GitProviderReconciler) providersReferencing(ctx context.Context, obj client.Object) []reconcile.Request {
+	list := &configv1alpha1.GitProviderList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(obj.GetNamespace())); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		if referencesObject(&list.Items[i], obj) {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: list.Items[i].Name}})
+		}
+	}
+	return out
+}
+
+func referencesObject(p *configv1alpha1.GitProvider, obj client.Object) bool {
+	name := obj.GetName()
+	if p.Spec.SecretRef != nil && p.Spec.SecretRef.Name == name {
+		return true
+	}
+	if p.Spec.Signing != nil && p.Spec.Signing.SecretRef.Name == name {
+		return true
+	}
+	if kh := p.Spec.KnownHosts; kh != nil {
+		if (kh.SecretRef != nil && kh.SecretRef.Name == name) || (kh.ConfigMapRef != nil && kh.ConfigMapRef.Name == name) {
+			return true
+		}
+	}
+	return false
+}
