@@ -36,6 +36,7 @@ type options struct {
 	probeAddr               string
 	leaderElect             bool
 	leaderElectionNamespace string
+	workDir                 string
 	zap                     zap.Options
 }
 
@@ -46,6 +47,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz endpoints bind to.")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so that only one replica writes to Git; the others stand by.")
 	fs.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease; defaults to the pod's namespace.")
+	fs.StringVar(&o.workDir, "work-dir", "/var/lib/gitops-reverser", "Directory for the local clones of the Git writers; emptied per writer at start.")
 	o.zap.Development = false
 	o.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -96,7 +98,7 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 	if err != nil {
 		return fmt.Errorf("creating the controller manager: %w", err)
 	}
-	if err := controller.SetupAll(mgr); err != nil {
+	if _, err := controller.SetupAll(mgr, controller.Options{WorkDir: opts.workDir}); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -65,6 +65,7 @@ func TestManagerServesProbesAndMetricsAndTakesTheLease(t *testing.T) {
 			"--metrics-bind-address", metrics,
 			"--health-probe-bind-address", probes,
 			"--leader-elect", "--leader-election-namespace", "default",
+			"--work-dir", t.TempDir(),
 		}, func() (*rest.Config, error) { return env.Config, nil })
 	}()
 
@@ -72,7 +73,7 @@ func TestManagerServesProbesAndMetricsAndTakesTheLease(t *testing.T) {
 		WithTimeout(30 * time.Second).Should(Equal(http.StatusOK))
 	g.Eventually(func() int { code, _ := get("http://" + probes + "/readyz"); return code }).Should(Equal(http.StatusOK))
 	g.Eventually(func() string { _, body := get("http://" + metrics + "/metrics"); return body }).
-		Should(ContainSubstring("controller_runtime_"))
+		Should(And(ContainSubstring("controller_runtime_"), ContainSubstring("gitops_reverser_git_writers 0")))
 
 	lease := &coordinationv1.Lease{}
 	key := client.ObjectKey{Namespace: "default", Name: "gitops-reverser.configbutler.ai"}

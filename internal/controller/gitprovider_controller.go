@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,9 +14,11 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
@@ -38,6 +41,13 @@ type GitProviderReconciler struct {
 	RetryInterval time.Duration
 	// CheckTimeout bounds one check (default 30s).
 	CheckTimeout time.Duration
+	// Writers reports the Writers pushing to a repository, so that a failing push shows on the
+	// provider even when a check succeeds. Optional.
+	Writers interface {
+		Statuses(url string) map[string]gitwriter.Status
+	}
+	// WriterEvents carries a GitProvider to reconcile when a Writer's status changed. Optional.
+	WriterEvents <-chan event.GenericEvent
 }
 
 var _ reconcile.Reconciler = (*GitProviderReconciler)(nil)
@@ -64,13 +74,18 @@ func (r *GitProviderReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		logf.FromContext(ctx).Info("GitProvider cannot connect", "reason", stepErr.reason, "message", stepErr.Error())
 		return ctrl.Result{RequeueAfter: orDefault(r.RetryInterval, 30*time.Second)}, nil
 	}
+	if branch, st, failing := r.failingWriter(provider.Spec.URL); failing {
+		setReady(r.Recorder, provider, &provider.Status.Conditions, provider.Generation, false, st.Reason,
+			fmt.Sprintf("pushing to branch %s: %s (%d commits waiting)", branch, st.Message, st.Pending), false)
+		return ctrl.Result{RequeueAfter: orDefault(r.RetryInterval, 30*time.Second)}, nil
+	}
 	setReady(r.Recorder, provider, &provider.Status.Conditions, provider.Generation, true, configv1alpha1.ReasonConnected,
 		fmt.Sprintf("connected to %s; %d branches", provider.Spec.URL, len(branches)), false)
 	return ctrl.Result{RequeueAfter: orDefault(r.RecheckInterval, 5*time.Minute)}, nil
 }
 
 func (r *GitProviderReconciler) check(ctx context.Context, p *configv1alpha1.GitProvider) ([]string, *stepError) {
-	creds, serr := loadCredentials(ctx, r.Reader, p)
+	settings, serr := providerSettings(ctx, r.Reader, p)
 	if serr != nil {
 		return nil, serr
 	}
@@ -80,11 +95,31 @@ func (r *GitProviderReconciler) check(ctx context.Context, p *configv1alpha1.Git
 	}
 	ctx, cancel := context.WithTimeout(ctx, orDefault(r.CheckTimeout, 30*time.Second))
 	defer cancel()
-	branches, err := check(ctx, p.Spec.URL, creds)
+	branches, err := check(ctx, p.Spec.URL, settings.Credentials)
 	if err != nil {
 		return nil, &stepError{reason: gitwriter.Classify(err), err: err}
 	}
 	return branches, nil
+}
+
+// failingWriter returns a Writer of url that cannot push, if any (the first branch by name).
+func (r *GitProviderReconciler) failingWriter(url string) (string, gitwriter.Status, bool) {
+	if r.Writers == nil {
+		return "", gitwriter.Status{}, false
+	}
+	statuses := r.Writers.Statuses(url)
+	branches := make([]string, 0, len(statuses))
+	for b := range statuses {
+		branches = append(branches, b)
+	}
+	sort.Strings(branches)
+	for _, b := range branches {
+		st := statuses[b]
+		if st.Reason != configv1alpha1.ReasonConnected && st.Reason != configv1alpha1.ReasonProgressing {
+			return b, st, true
+		}
+	}
+	return "", gitwriter.Status{}, false
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -97,12 +132,15 @@ func orDefault(d, def time.Duration) time.Duration {
 // SetupWithManager watches GitProviders, and the Secrets and ConfigMaps they name (metadata
 // only, so the operator does not cache every Secret of the cluster).
 func (r *GitProviderReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&configv1alpha1.GitProvider{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.providersReferencing), builder.OnlyMetadata).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.providersReferencing), builder.OnlyMetadata).
-		Named("gitprovider").
-		Complete(r)
+		Named("gitprovider")
+	if r.WriterEvents != nil {
+		b = b.WatchesRawSource(source.Channel(r.WriterEvents, &handler.EnqueueRequestForObject{}))
+	}
+	return b.Complete(r)
 }
 
 // providersReferencing maps a Secret or ConfigMap to the GitProviders of its namespace naming it.

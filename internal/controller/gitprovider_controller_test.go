@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 	"github.com/gitops-reverser/gitops-reverser/internal/testenv/gitserver"
 )
 
@@ -115,12 +116,26 @@ func TestGitProviderReportsWhetherItCanConnect(t *testing.T) {
 			"False AuthenticationFailed: "},
 		{"garbage key", map[string][]byte{"ssh-privatekey": []byte("not a key"), "known_hosts": []byte(ssh.server.KnownHosts())}, nil,
 			"False InvalidCredentials: "},
+		{"signing key that is no key", map[string][]byte{"ssh-privatekey": ssh.key.PrivateKeyPEM, "known_hosts": []byte(ssh.server.KnownHosts())},
+			func(p *configv1alpha1.GitProvider) {
+				p.Spec.Signing = &configv1alpha1.CommitSigning{SecretRef: configv1alpha1.LocalObjectReference{Name: "bad-signing-key"}}
+			}, "False InvalidCredentials: signing Secret bad-signing-key: invalid credentials: reading the SSH signing key"},
+		{"signing Secret without signing.key", map[string][]byte{"ssh-privatekey": ssh.key.PrivateKeyPEM, "known_hosts": []byte(ssh.server.KnownHosts())},
+			func(p *configv1alpha1.GitProvider) {
+				p.Spec.Signing = &configv1alpha1.CommitSigning{SecretRef: configv1alpha1.LocalObjectReference{Name: "git-creds"}}
+			}, "False InvalidCredentials: signing Secret git-creds has no key signing.key"},
+		{"usable signing key", map[string][]byte{"ssh-privatekey": ssh.key.PrivateKeyPEM, "known_hosts": []byte(ssh.server.KnownHosts())},
+			func(p *configv1alpha1.GitProvider) {
+				p.Spec.Signing = &configv1alpha1.CommitSigning{SecretRef: configv1alpha1.LocalObjectReference{Name: "good-signing-key"}}
+			}, "True Connected"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
 			ns := newNamespace(t)
 			createSecret(t, ns, "git-creds", tc.secret)
+			createSecret(t, ns, "bad-signing-key", map[string][]byte{"signing.key": []byte("nope")})
+			createSecret(t, ns, "good-signing-key", map[string][]byte{"signing.key": stranger.PrivateKeyPEM})
 			g.Expect(env.Client.Create(t.Context(), &corev1.ConfigMap{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ssh-known-hosts"},
 				Data:       map[string]string{"known_hosts": ssh.server.KnownHosts()},
@@ -191,3 +206,31 @@ func TestGitProviderOverHTTPS(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestAFailingWriterShowsOnItsProvider(t *testing.T) {
+	g := NewWithT(t)
+	ssh := newSSH(t)
+	ns := newNamespace(t)
+	createSecret(t, ns, "git-creds", map[string][]byte{"ssh-privatekey": ssh.key.PrivateKeyPEM, "known_hosts": []byte(ssh.server.KnownHosts())})
+	createProvider(t, ns, "repo", ssh.url)
+	g.Eventually(providerReady(t, ns, "repo")).WithTimeout(30 * time.Second).Should(HavePrefix("True Connected"))
+
+	// A writer of this repository whose pushes are refused (say, its deploy key was revoked).
+	revoked, err := gitserver.NewClientKey()
+	g.Expect(err).NotTo(HaveOccurred())
+	key := gitwriter.Key{URL: ssh.url, Branch: "main"}
+	w, err := registry.Acquire(t.Context(), "test", key, gitwriter.Settings{
+		Credentials: gitwriter.Credentials{SSHPrivateKey: revoked.PrivateKeyPEM, KnownHosts: []byte(ssh.server.KnownHosts())},
+		Push:        gitwriter.PushPolicy{MaxCommits: 1},
+	})
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { registry.Release("test", key) })
+	_, err = w.Commit(t.Context(), gitwriter.Change{
+		Ops:     []gitwriter.FileOp{{Path: "live/default/configmaps/a.yaml", Data: []byte("a: 1\n")}},
+		Author:  gitwriter.Signature{Name: "alice", Email: "alice@example.com", When: time.Now()},
+		Message: "[CREATE] configmaps default/a",
+	})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Eventually(providerReady(t, ns, "repo")).WithTimeout(30 * time.Second).
+		Should(MatchRegexp(`^False AuthenticationFailed: pushing to branch main: .*unable to authenticate.* \(1 commits waiting\)`))
+}

@@ -10,14 +10,19 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 	"github.com/gitops-reverser/gitops-reverser/internal/testenv/controlplane"
 )
 
 // One API server and one manager with the real controllers for the package.
-var env *controlplane.Env
+var (
+	env      *controlplane.Env
+	registry *gitwriter.Registry
+)
 
 func TestMain(m *testing.M) {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr)))
@@ -52,9 +57,21 @@ func startManager(ctx context.Context) (chan struct{}, error) {
 	if err != nil {
 		return nil, err
 	}
+	workDir, err := os.MkdirTemp("", "controller-test-")
+	if err != nil {
+		return nil, err
+	}
+	writerEvents := make(chan event.GenericEvent, 64)
+	registry = &gitwriter.Registry{BaseDir: workDir, OnStatus: func(key gitwriter.Key, _ gitwriter.Status) {
+		go notifyProviders(mgr, key.URL, writerEvents)
+	}}
+	if err := mgr.Add(registry); err != nil {
+		return nil, err
+	}
 	provider := &GitProviderReconciler{
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("gitops-reverser"),
 		RetryInterval: 500 * time.Millisecond, CheckTimeout: 10 * time.Second,
+		Writers: registry, WriterEvents: writerEvents,
 	}
 	if err := provider.SetupWithManager(mgr); err != nil {
 		return nil, err

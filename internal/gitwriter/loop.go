@@ -59,6 +59,8 @@ func (w *Writer) Run(ctx context.Context) error {
 			}
 		case done := <-w.flushes:
 			w.flushWaiters = append(w.flushWaiters, done)
+		case req := <-w.reconfigures:
+			w.handleReconfigure(req)
 		case res := <-w.network:
 			w.inFlight = false
 			w.handleNetwork(ctx, res)
@@ -126,10 +128,11 @@ func (w *Writer) maybeSend(ctx context.Context) {
 
 func (w *Writer) startProbe(ctx context.Context) {
 	w.inFlight = true
+	remote, timeout := w.remote, w.cfg.NetworkTimeout // Reconfigure may replace them meanwhile
 	go func() {
-		ctx, cancel := context.WithTimeout(ctx, w.cfg.NetworkTimeout)
+		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		_, err := w.remote.Check(ctx)
+		_, err := remote.Check(ctx)
 		w.network <- networkResult{err: err}
 	}()
 }
@@ -147,11 +150,12 @@ func (w *Writer) startPush(ctx context.Context) {
 	}
 	old, tip := w.remoteTip, w.head.commit
 	w.inFlight = true
+	remote, timeout, branch := w.remote, w.cfg.NetworkTimeout, w.cfg.Branch // Reconfigure may replace them meanwhile
 	go func() {
-		ctx, cancel := context.WithTimeout(ctx, w.cfg.NetworkTimeout)
+		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		start := time.Now()
-		err := w.remote.Push(ctx, w.cfg.Branch, old, tip, pack)
+		err := remote.Push(ctx, branch, old, tip, pack)
 		w.network <- networkResult{push: true, commits: commits, objects: objects, tip: tip, bytes: len(pack), took: time.Since(start), err: err}
 	}()
 }

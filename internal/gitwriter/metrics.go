@@ -15,6 +15,7 @@ type Metrics struct {
 	conflicts    *prometheus.CounterVec
 	pending      *prometheus.GaugeVec
 	bytesPushed  *prometheus.CounterVec
+	writers      prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them with reg (controller-runtime's
@@ -41,8 +42,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		bytesPushed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gitops_reverser_git_pushed_bytes_total", Help: "Bytes of pack data pushed successfully.",
 		}, labels),
+		writers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gitops_reverser_git_writers", Help: "Git writers running, one per repository and branch.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.commits, m.pushes, m.pushDuration, m.conflicts, m.pending, m.bytesPushed} {
+	for _, c := range []prometheus.Collector{m.commits, m.pushes, m.pushDuration, m.conflicts, m.pending, m.bytesPushed, m.writers} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -66,6 +70,13 @@ func (m *Metrics) committed(repo, branch string, pending int) {
 	}
 	m.commits.WithLabelValues(repoLabel(repo), branch).Inc()
 	m.pending.WithLabelValues(repoLabel(repo), branch).Set(float64(pending))
+}
+
+func (m *Metrics) setWriters(n int) {
+	if m == nil {
+		return
+	}
+	m.writers.Set(float64(n))
 }
 
 func (m *Metrics) setPending(repo, branch string, pending int) {

@@ -79,9 +79,10 @@ type Writer struct {
 	remote Remote
 	clock  clock.Clock
 
-	requests chan commitRequest
-	flushes  chan chan error
-	network  chan networkResult
+	requests     chan commitRequest
+	flushes      chan chan error
+	reconfigures chan reconfigureRequest
+	network      chan networkResult
 
 	// Owned by Run's goroutine.
 	head           *head
@@ -135,24 +136,25 @@ func New(cfg Config) (*Writer, error) {
 		return nil, fmt.Errorf("creating work directory %s: %w", cfg.WorkDir, err)
 	}
 	w := &Writer{
-		cfg:        cfg,
-		log:        cfg.Log.WithValues("repository", cfg.URL, "branch", cfg.Branch),
-		store:      openObjectStore(repoDir, cfg.SpillBytes),
-		clock:      cfg.Clock,
-		requests:   make(chan commitRequest, 64),
-		flushes:    make(chan chan error),
-		network:    make(chan networkResult, 1),
-		pendingSet: map[plumbing.Hash]struct{}{},
-		status:     Status{Reason: configv1alpha1.ReasonProgressing, Message: "connecting"},
+		cfg:          cfg,
+		log:          cfg.Log.WithValues("repository", cfg.URL, "branch", cfg.Branch),
+		store:        openObjectStore(repoDir, cfg.SpillBytes),
+		clock:        cfg.Clock,
+		requests:     make(chan commitRequest, 64),
+		flushes:      make(chan chan error),
+		reconfigures: make(chan reconfigureRequest),
+		network:      make(chan networkResult, 1),
+		pendingSet:   map[plumbing.Hash]struct{}{},
+		status:       Status{Reason: configv1alpha1.ReasonProgressing, Message: "connecting"},
 	}
 	w.head = &head{tree: newTree(w.store, plumbing.ZeroHash)}
 	w.remote = cfg.Remote
 	if w.remote == nil {
-		ep, err := newRemoteEndpoint(cfg.URL, cfg.Credentials, filepath.Join(cfg.WorkDir, "known_hosts"))
+		remote, err := w.newRemote()
 		if err != nil {
 			return nil, err
 		}
-		w.remote = &goGitRemote{endpoint: ep, store: w.store}
+		w.remote = remote
 	}
 	return w, nil
 }
