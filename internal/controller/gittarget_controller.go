@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 )
 
 // GitTargetReconciler checks what a GitTarget needs before anything is written for it: its
@@ -63,7 +64,7 @@ func (r *GitTargetReconciler) validate(ctx context.Context, target *configv1alph
 	if err != nil {
 		return failed(configv1alpha1.ReasonProgressing, "reading GitProvider %s: %w", target.Spec.ProviderRef.Name, err)
 	}
-	if !branchAllowed(target.Spec.Branch, provider.Spec.AllowedBranches) {
+	if !gitwriter.BranchAllowed(target.Spec.Branch, provider.Spec.AllowedBranches) {
 		return failed(configv1alpha1.ReasonBranchNotAllowed, "branch %s does not match allowedBranches %v of GitProvider %s",
 			target.Spec.Branch, provider.Spec.AllowedBranches, provider.Name)
 	}

@@ -8,20 +8,6 @@ import (
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 )
 
-// branchAllowed reports whether branch matches one of the provider's allowedBranches globs.
-func branchAllowed(branch string, allowed []string) bool {
-	for _, pattern := range allowed {
-		if ok, err := path.Match(pattern, branch); err == nil && ok {
-			return true
-		}
-		// "*" means every branch, slashes included, as people expect.
-		if pattern == "*" {
-			return true
-		}
-	}
-	return false
-}
-
 // cleanPath normalises a GitTarget path for comparison ("a/b/" and "a//b" are "a/b").
 func cleanPath(p string) string {
 	return strings.Trim(path.Clean("/"+p), "/")

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 )
 
 func TestBranchAllowed(t *testing.T) {
@@ -26,7 +27,7 @@ func TestBranchAllowed(t *testing.T) {
 		{"main", []string{"[invalid"}, false},
 	}
 	for _, tc := range cases {
-		NewWithT(t).Expect(branchAllowed(tc.branch, tc.allowed)).To(Equal(tc.want), "%s in %v", tc.branch, tc.allowed)
+		NewWithT(t).Expect(gitwriter.BranchAllowed(tc.branch, tc.allowed)).To(Equal(tc.want), "%s in %v", tc.branch, tc.allowed)
 	}
 }
 

@@ -23,7 +23,11 @@ func providerSettings(ctx context.Context, c client.Reader, p *configv1alpha1.Gi
 	if serr != nil {
 		return gitwriter.Settings{}, serr
 	}
-	s := gitwriter.Settings{Credentials: creds, Push: gitwriter.PushPolicy{Interval: 5 * time.Second, MaxCommits: 20}} // the CRD's defaults
+	s := gitwriter.Settings{
+		Credentials:     creds,
+		Push:            gitwriter.PushPolicy{Interval: 5 * time.Second, MaxCommits: 20}, // the CRD's defaults
+		AllowedBranches: p.Spec.AllowedBranches,
+	}
 	if p.Spec.Push.Interval != nil {
 		s.Push.Interval = p.Spec.Push.Interval.Duration
 	}

@@ -47,6 +47,8 @@ func Classify(err error) string {
 		return configv1alpha1.ReasonHostKeyMismatch
 	case errors.Is(err, ErrInvalidCredentials):
 		return configv1alpha1.ReasonInvalidCredentials
+	case errors.Is(err, ErrBranchNotAllowed):
+		return configv1alpha1.ReasonBranchNotAllowed
 	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed),
 		strings.Contains(msg, "unable to authenticate"), strings.Contains(msg, "Permission denied"):
 		return configv1alpha1.ReasonAuthenticationFailed

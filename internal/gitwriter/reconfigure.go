@@ -2,6 +2,8 @@ package gitwriter
 
 import (
 	"context"
+	"errors"
+	"path"
 	"path/filepath"
 	"time"
 
@@ -15,6 +17,25 @@ type Settings struct {
 	Push        PushPolicy
 	Committer   Signature
 	Signer      Signer
+	// AllowedBranches are the provider's branch globs; empty allows every branch.
+	AllowedBranches []string
+}
+
+// ErrBranchNotAllowed says a branch matches none of the provider's allowedBranches.
+var ErrBranchNotAllowed = errors.New("branch not allowed")
+
+// BranchAllowed reports whether branch matches one of the globs in allowed: `*` matches every
+// branch, slashes included; other patterns are path.Match globs.
+func BranchAllowed(branch string, allowed []string) bool {
+	for _, pattern := range allowed {
+		if pattern == "*" {
+			return true
+		}
+		if ok, err := path.Match(pattern, branch); err == nil && ok {
+			return true
+		}
+	}
+	return false
 }
 
 type reconfigureRequest struct {

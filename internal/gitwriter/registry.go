@@ -66,6 +66,9 @@ var ErrNotStarted = errors.New("the Git writer registry is not running")
 // Acquire returns the Writer for key on behalf of user (say, "GitTarget default/live"),
 // starting it with settings when it is not running, and applying settings when it is.
 func (r *Registry) Acquire(ctx context.Context, user string, key Key, settings Settings) (*Writer, error) {
+	if len(settings.AllowedBranches) > 0 && !BranchAllowed(key.Branch, settings.AllowedBranches) {
+		return nil, fmt.Errorf("%w: %s matches none of %v", ErrBranchNotAllowed, key.Branch, settings.AllowedBranches)
+	}
 	r.mu.Lock()
 	// A released Writer of this key may still be pushing its last commits from the same work
 	// directory: let it finish first.
