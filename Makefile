@@ -68,6 +68,12 @@ build: ## Build the operator binary into bin/.
 run: ## Run the operator against the cluster of the current kubeconfig.
 	go run ./cmd/gitops-reverser
 
+IMG ?= ghcr.io/configbutler/gitops-reverser:latest
+
+.PHONY: docker-build
+docker-build: ## Build the operator's image (needs a Docker engine; not used by the tests).
+	docker build -t $(IMG) .
+
 .PHONY: build-installer
 build-installer: ## Render config/default into dist/install.yaml.
 	mkdir -p dist
