@@ -1,0 +1,133 @@
+package manifest
+
+import (
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// serverMetadata is metadata the API server sets; an object recreated from Git gets its own.
+var serverMetadata = []string{
+	"uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
+	"deletionGracePeriodSeconds", "selfLink", "managedFields", "ownerReferences",
+}
+
+// serverAnnotations are annotations tools and controllers write about the object, not into it.
+var serverAnnotations = []string{
+	"kubectl.kubernetes.io/last-applied-configuration",
+	"deployment.kubernetes.io/revision",
+	// Set by the PersistentVolume controller when it binds a claim.
+	"pv.kubernetes.io/bind-completed",
+	"pv.kubernetes.io/bound-by-controller",
+	"volume.beta.kubernetes.io/storage-provisioner",
+	"volume.kubernetes.io/storage-provisioner",
+	"volume.kubernetes.io/selected-node",
+}
+
+// serverLabels are labels the API server or a controller sets from the object's own identity.
+var serverLabels = map[schema.GroupKind][]string{
+	{Kind: "Namespace"}: {"kubernetes.io/metadata.name"},
+}
+
+// allocated lists, per kind, fields the cluster allocates or binds; recreated objects get new ones.
+// Each entry is a path of field names; "*" walks every element of a list.
+var allocated = map[schema.GroupKind][][]string{
+	{Kind: "Service"}: {
+		{"spec", "clusterIP"}, {"spec", "clusterIPs"}, {"spec", "healthCheckNodePort"},
+		{"spec", "ports", "*", "nodePort"},
+	},
+	{Kind: "PersistentVolumeClaim"}: {{"spec", "volumeName"}},
+	{Group: "batch", Kind: "Job"}: {
+		{"spec", "selector"},
+		{"spec", "template", "metadata", "labels", "controller-uid"},
+		{"spec", "template", "metadata", "labels", "batch.kubernetes.io/controller-uid"},
+	},
+}
+
+// Sanitize returns a copy of obj without what the cluster added to it. It removes; it never keeps
+// only what it knows, so fields of new resources and new API versions survive.
+func Sanitize(obj *unstructured.Unstructured) *unstructured.Unstructured {
+	out := obj.DeepCopy()
+	delete(out.Object, "status")
+	meta, _ := out.Object["metadata"].(map[string]any)
+	if meta != nil {
+		for _, f := range serverMetadata {
+			delete(meta, f)
+		}
+		gk := out.GroupVersionKind().GroupKind()
+		removeKeys(meta, "annotations", serverAnnotations)
+		removeKeys(meta, "labels", serverLabels[gk])
+	}
+	gk := out.GroupVersionKind().GroupKind()
+	for _, path := range allocated[gk] {
+		if gk.Kind == "Service" && len(path) == 2 && (path[1] == "clusterIP" || path[1] == "clusterIPs") && headless(out) {
+			continue // clusterIP: None is the user's choice, not an allocation
+		}
+		removePath(out.Object, path)
+	}
+	return out
+}
+
+// removeKeys deletes keys from the string map meta[field], and the map itself when it empties.
+func removeKeys(meta map[string]any, field string, keys []string) {
+	m, _ := meta[field].(map[string]any)
+	if m == nil {
+		return
+	}
+	for _, k := range keys {
+		delete(m, k)
+	}
+	if len(m) == 0 {
+		delete(meta, field)
+	}
+}
+
+// removePath deletes the field at path; "*" applies the rest of the path to every list element.
+// Maps left empty by the removal are removed too.
+func removePath(obj map[string]any, path []string) {
+	if len(path) == 0 {
+		return
+	}
+	if len(path) == 1 {
+		delete(obj, path[0])
+		return
+	}
+	next := obj[path[0]]
+	if path[1] == "*" {
+		list, _ := next.([]any)
+		for _, item := range list {
+			if m, ok := item.(map[string]any); ok {
+				removePath(m, path[2:])
+			}
+		}
+		return
+	}
+	m, ok := next.(map[string]any)
+	if !ok {
+		return
+	}
+	removePath(m, path[1:])
+	if len(m) == 0 {
+		delete(obj, path[0])
+	}
+}
+
+func headless(svc *unstructured.Unstructured) bool {
+	ip, _, _ := unstructured.NestedString(svc.Object, "spec", "clusterIP")
+	return ip == "None"
+}
+
+// ControlledBy returns the owner that controls obj (a ReplicaSet's Deployment, a Pod's
+// ReplicaSet), or nil. Controlled objects are derived state and are skipped unless a rule asks.
+func ControlledBy(obj *unstructured.Unstructured) *ControllerRef {
+	for _, ref := range obj.GetOwnerReferences() {
+		if ref.Controller != nil && *ref.Controller {
+			return &ControllerRef{APIVersion: ref.APIVersion, Kind: ref.Kind, Name: ref.Name}
+		}
+	}
+	return nil
+}
+
+// ControllerRef names an object's controller.
+type ControllerRef struct {
+	APIVersion, Kind, Name string
+}
