@@ -52,6 +52,14 @@ func SetupAll(mgr ctrl.Manager, opts Options) (*gitwriter.Registry, error) {
 	if err := target.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the GitTarget controller: %w", err)
 	}
+	catalogs, err := NewCatalogSource(mgr.GetConfig())
+	if err != nil {
+		return nil, err
+	}
+	resolver := ruleResolver{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("gitops-reverser"), Catalogs: catalogs}
+	if err := SetupRuleControllers(mgr, resolver); err != nil {
+		return nil, err
+	}
 	return registry, nil
 }
 

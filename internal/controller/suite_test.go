@@ -80,6 +80,13 @@ func startManager(ctx context.Context) (chan struct{}, error) {
 	if err := target.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
+	catalogs, err := NewCatalogSource(env.Config)
+	if err != nil {
+		return nil, err
+	}
+	if err := SetupRuleControllers(mgr, ruleResolver{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("gitops-reverser"), Catalogs: catalogs}); err != nil {
+		return nil, err
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -1,6 +1,9 @@
 package manifest
 
 import (
+	"encoding/json"
+	"strings"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -30,12 +33,22 @@ var serverLabels = map[schema.GroupKind][]string{
 
 // allocated lists, per kind, fields the cluster allocates or binds; recreated objects get new ones.
 // Each entry is a path of field names; "*" walks every element of a list.
+//
+// The same fields can also be the user's choice (a fixed nodePort, a claim pre-bound to a volume, a
+// Job's manual selector), and the value alone does not tell which. metadata.managedFields does:
+// the API server allocates these fields in storage, after it recorded which fields each client
+// sent, so an allocated value has no manager and a chosen one has. A field some manager owns is
+// kept; without managedFields the field is removed.
 var allocated = map[schema.GroupKind][][]string{
 	{Kind: "Service"}: {
 		{"spec", "clusterIP"}, {"spec", "clusterIPs"}, {"spec", "healthCheckNodePort"},
 		{"spec", "ports", "*", "nodePort"},
 	},
 	{Kind: "PersistentVolumeClaim"}: {{"spec", "volumeName"}},
+	// The API server fills in the requester's identity; a request sent by anyone else gets theirs.
+	{Group: "certificates.k8s.io", Kind: "CertificateSigningRequest"}: {
+		{"spec", "username"}, {"spec", "uid"}, {"spec", "groups"}, {"spec", "extra"},
+	},
 	{Group: "batch", Kind: "Job"}: {
 		{"spec", "selector"},
 		{"spec", "template", "metadata", "labels", "controller-uid"},
@@ -47,6 +60,7 @@ var allocated = map[schema.GroupKind][][]string{
 // only what it knows, so fields of new resources and new API versions survive.
 func Sanitize(obj *unstructured.Unstructured) *unstructured.Unstructured {
 	out := obj.DeepCopy()
+	owned := managedFieldSets(out)
 	delete(out.Object, "status")
 	meta, _ := out.Object["metadata"].(map[string]any)
 	if meta != nil {
@@ -62,7 +76,96 @@ func Sanitize(obj *unstructured.Unstructured) *unstructured.Unstructured {
 		if gk.Kind == "Service" && len(path) == 2 && (path[1] == "clusterIP" || path[1] == "clusterIPs") && headless(out) {
 			continue // clusterIP: None is the user's choice, not an allocation
 		}
-		removePath(out.Object, path)
+		if gk.Group == "certificates.k8s.io" {
+			removePath(out.Object, path) // always overwritten from the requester, even when sent
+			continue
+		}
+		removeUnowned(out.Object, owned, path)
+	}
+	return out
+}
+
+// managedFieldSets returns the fieldsV1 trees of obj's metadata.managedFields, one per manager.
+func managedFieldSets(obj *unstructured.Unstructured) []map[string]any {
+	var sets []map[string]any
+	for _, entry := range obj.GetManagedFields() {
+		if entry.FieldsV1 == nil {
+			continue
+		}
+		var set map[string]any
+		if err := json.Unmarshal(entry.FieldsV1.Raw, &set); err == nil {
+			sets = append(sets, set)
+		}
+	}
+	return sets
+}
+
+// removeUnowned deletes the field at path, like removePath, unless one of the managed field sets,
+// walked in step with obj, owns it. Field sets name a field "f:<name>" and a list element by its
+// keys, "k:{"port":80,"protocol":"TCP"}".
+func removeUnowned(obj map[string]any, owned []map[string]any, path []string) {
+	if len(path) == 0 {
+		return
+	}
+	var sub []map[string]any
+	for _, set := range owned {
+		if m, ok := set["f:"+path[0]].(map[string]any); ok {
+			sub = append(sub, m)
+		}
+	}
+	if len(path) == 1 {
+		if len(sub) == 0 {
+			delete(obj, path[0])
+		}
+		return
+	}
+	next := obj[path[0]]
+	if path[1] == "*" {
+		list, _ := next.([]any)
+		for _, item := range list {
+			if m, ok := item.(map[string]any); ok {
+				removeUnowned(m, elementSets(sub, m), path[2:])
+			}
+		}
+		return
+	}
+	m, ok := next.(map[string]any)
+	if !ok {
+		return
+	}
+	removeUnowned(m, sub, path[1:])
+	if len(m) == 0 {
+		delete(obj, path[0])
+	}
+}
+
+// elementSets returns the field sets of the list element item: those under a "k:" key whose
+// fields all have item's values.
+func elementSets(lists []map[string]any, item map[string]any) []map[string]any {
+	var out []map[string]any
+	for _, list := range lists {
+		for key, set := range list {
+			keyJSON, ok := strings.CutPrefix(key, "k:")
+			if !ok {
+				continue
+			}
+			var keys map[string]any
+			if json.Unmarshal([]byte(keyJSON), &keys) != nil {
+				continue
+			}
+			match := true
+			for field, want := range keys {
+				a, _ := json.Marshal(want)
+				b, _ := json.Marshal(item[field])
+				if string(a) != string(b) {
+					match = false
+					break
+				}
+			}
+			if m, ok := set.(map[string]any); ok && match {
+				out = append(out, m)
+			}
+		}
 	}
 	return out
 }

@@ -1,0 +1,206 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+
+	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/rules"
+)
+
+// unresolvedRetry is how soon rules naming resources that are not served look again: a CRD that
+// was just created is served a moment after its event.
+const unresolvedRetry = 5 * time.Second
+
+// ruleResolver holds what both rule controllers share.
+type ruleResolver struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	Catalogs *CatalogSource
+}
+
+// resolveInto resolves rules, writes status.resources and Ready, and says when to look again.
+func (r *ruleResolver) resolveInto(ctx context.Context, obj client.Object, status *configv1alpha1.WatchRuleStatus,
+	target client.ObjectKey, ruleList []configv1alpha1.ResourceRule, scopes []rules.Scope) (ctrl.Result, error) {
+	catalog, err := r.Catalogs.Catalog(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	status.Resources = nil
+	seen := map[string]bool{}
+	var problems []string
+	for i, rule := range ruleList {
+		resolved, ps := rules.Resolve(rule, scopes[i], catalog)
+		for _, res := range resolved {
+			key := fmt.Sprintf("%s/%s/%s/%s", res.Group, res.Version, res.Resource, res.SyncTo)
+			if !seen[key] {
+				seen[key] = true
+				status.Resources = append(status.Resources, res)
+			}
+		}
+		for _, p := range ps {
+			problems = append(problems, fmt.Sprintf("rule %d: %s", i+1, p))
+		}
+	}
+	gen := obj.GetGeneration()
+	if serr := r.targetReady(ctx, target); serr != nil {
+		setReady(r.Recorder, obj, &status.Conditions, gen, false, serr.reason, serr.Error(), false)
+		return ctrl.Result{}, nil
+	}
+	if len(problems) > 0 {
+		msg := strings.Join(problems, "; ")
+		if len(status.Resources) > 0 {
+			msg += fmt.Sprintf(" (the other %d resources are watched)", len(status.Resources))
+		}
+		setReady(r.Recorder, obj, &status.Conditions, gen, false, configv1alpha1.ReasonResourceNotFound, msg, false)
+		// Look again soon without a CRD event too: a served resource may just be on its way.
+		r.Catalogs.Invalidate()
+		return ctrl.Result{RequeueAfter: unresolvedRetry}, nil
+	}
+	setReady(r.Recorder, obj, &status.Conditions, gen, true, configv1alpha1.ReasonResourcesResolved,
+		fmt.Sprintf("watching %d resources", len(status.Resources)), false)
+	return ctrl.Result{}, nil
+}
+
+func (r *ruleResolver) targetReady(ctx context.Context, key client.ObjectKey) *stepError {
+	target := &configv1alpha1.GitTarget{}
+	err := r.Client.Get(ctx, key, target)
+	if apierrors.IsNotFound(err) {
+		return failed(configv1alpha1.ReasonTargetNotFound, "GitTarget %s not found in namespace %s", key.Name, key.Namespace)
+	}
+	if err != nil {
+		return failed(configv1alpha1.ReasonProgressing, "reading GitTarget %s: %w", key, err)
+	}
+	ready := meta.FindStatusCondition(target.Status.Conditions, configv1alpha1.ReadyCondition)
+	if ready == nil || ready.Status != metav1.ConditionTrue {
+		reason := "not checked yet"
+		if ready != nil {
+			reason = ready.Reason + ": " + ready.Message
+		}
+		return failed(configv1alpha1.ReasonTargetNotReady, "GitTarget %s is not ready (%s)", key.Name, reason)
+	}
+	return nil
+}
+
+// WatchRuleReconciler resolves WatchRules.
+type WatchRuleReconciler struct{ ruleResolver }
+
+func (r *WatchRuleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
+	rule := &configv1alpha1.WatchRule{}
+	if err := r.Client.Get(ctx, req.NamespacedName, rule); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	patch := client.MergeFrom(rule.DeepCopy())
+	defer func() {
+		rule.Status.ObservedGeneration = rule.Generation
+		if perr := r.Client.Status().Patch(ctx, rule, patch); perr != nil {
+			err = errors.Join(err, fmt.Errorf("patching status of WatchRule %s: %w", req.NamespacedName, perr))
+		}
+	}()
+	scopes := make([]rules.Scope, len(rule.Spec.Rules))
+	for i := range scopes {
+		scopes[i] = rules.NamespacedOnly
+	}
+	target := client.ObjectKey{Namespace: rule.Namespace, Name: rule.Spec.TargetRef.Name}
+	return r.resolveInto(ctx, rule, &rule.Status, target, rule.Spec.Rules, scopes)
+}
+
+// ClusterWatchRuleReconciler resolves ClusterWatchRules.
+type ClusterWatchRuleReconciler struct{ ruleResolver }
+
+func (r *ClusterWatchRuleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
+	rule := &configv1alpha1.ClusterWatchRule{}
+	if err := r.Client.Get(ctx, req.NamespacedName, rule); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	patch := client.MergeFrom(rule.DeepCopy())
+	defer func() {
+		rule.Status.ObservedGeneration = rule.Generation
+		if perr := r.Client.Status().Patch(ctx, rule, patch); perr != nil {
+			err = errors.Join(err, fmt.Errorf("patching status of ClusterWatchRule %s: %w", req.Name, perr))
+		}
+	}()
+	ruleList := make([]configv1alpha1.ResourceRule, len(rule.Spec.Rules))
+	scopes := make([]rules.Scope, len(rule.Spec.Rules))
+	for i, cr := range rule.Spec.Rules {
+		ruleList[i], scopes[i] = cr.ResourceRule, rules.ScopeOf(cr.Scope)
+	}
+	target := client.ObjectKey{Namespace: rule.Spec.TargetRef.Namespace, Name: rule.Spec.TargetRef.Name}
+	return r.resolveInto(ctx, rule, &rule.Status, target, ruleList, scopes)
+}
+
+// SetupRuleControllers registers both rule controllers. A CRD appearing, changing or going away
+// empties the discovery cache and re-resolves every rule; a GitTarget's change re-resolves the
+// rules that write to it.
+func SetupRuleControllers(mgr ctrl.Manager, resolver ruleResolver) error {
+	crd := &metav1.PartialObjectMetadata{}
+	crd.SetGroupVersionKind(apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"))
+	// watchRules lists the WatchRules writing to target, or all when target is nil.
+	watchRules := func(ctx context.Context, target client.Object) []reconcile.Request {
+		list := &configv1alpha1.WatchRuleList{}
+		if err := resolver.Client.List(ctx, list); err != nil {
+			return nil
+		}
+		var out []reconcile.Request
+		for _, w := range list.Items {
+			if target == nil || (w.Namespace == target.GetNamespace() && w.Spec.TargetRef.Name == target.GetName()) {
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: w.Namespace, Name: w.Name}})
+			}
+		}
+		return out
+	}
+	clusterWatchRules := func(ctx context.Context, target client.Object) []reconcile.Request {
+		list := &configv1alpha1.ClusterWatchRuleList{}
+		if err := resolver.Client.List(ctx, list); err != nil {
+			return nil
+		}
+		var out []reconcile.Request
+		for _, w := range list.Items {
+			ref := w.Spec.TargetRef
+			if target == nil || (ref.Namespace == target.GetNamespace() && ref.Name == target.GetName()) {
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: w.Name}})
+			}
+		}
+		return out
+	}
+	onCRD := func(list func(context.Context, client.Object) []reconcile.Request) handler.MapFunc {
+		return func(ctx context.Context, _ client.Object) []reconcile.Request {
+			resolver.Catalogs.Invalidate()
+			return list(ctx, nil)
+		}
+	}
+	allWatchRules, allClusterWatchRules := onCRD(watchRules), onCRD(clusterWatchRules)
+	if err := ctrl.NewControllerManagedBy(mgr).
+		For(&configv1alpha1.WatchRule{}).
+		Watches(crd, handler.EnqueueRequestsFromMapFunc(allWatchRules), builder.OnlyMetadata).
+		Watches(&configv1alpha1.GitTarget{}, handler.EnqueueRequestsFromMapFunc(watchRules)).
+		Named("watchrule").
+		Complete(&WatchRuleReconciler{resolver}); err != nil {
+		return fmt.Errorf("setting up the WatchRule controller: %w", err)
+	}
+	if err := ctrl.NewControllerManagedBy(mgr).
+		For(&configv1alpha1.ClusterWatchRule{}).
+		Watches(crd, handler.EnqueueRequestsFromMapFunc(allClusterWatchRules), builder.OnlyMetadata).
+		Watches(&configv1alpha1.GitTarget{}, handler.EnqueueRequestsFromMapFunc(clusterWatchRules)).
+		Named("clusterwatchrule").
+		Complete(&ClusterWatchRuleReconciler{resolver}); err != nil {
+		return fmt.Errorf("setting up the ClusterWatchRule controller: %w", err)
+	}
+	return nil
+}

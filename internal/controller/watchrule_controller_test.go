@@ -1,0 +1,139 @@
+package controller
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+)
+
+func watchRuleReady(t *testing.T, ns, name string) func() string {
+	rule := &configv1alpha1.WatchRule{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	return readyOf(t, rule, func() []metav1.Condition { return rule.Status.Conditions })
+}
+
+func createWatchRule(t *testing.T, ns, name, target string, rules ...configv1alpha1.ResourceRule) {
+	t.Helper()
+	NewWithT(t).Expect(env.Client.Create(t.Context(), &configv1alpha1.WatchRule{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec:       configv1alpha1.WatchRuleSpec{TargetRef: configv1alpha1.LocalObjectReference{Name: target}, Rules: rules},
+	})).To(Succeed())
+}
+
+// readyTarget makes a connected provider and a Ready GitTarget named "live" in ns.
+func readyTarget(t *testing.T, ns string) {
+	t.Helper()
+	connectedProvider(t, ns, "repo", "*")
+	createTarget(t, ns, "live", "repo", "main", "live-"+ns)
+	NewWithT(t).Eventually(targetReady(t, ns, "live")).WithTimeout(30 * time.Second).Should(HavePrefix("True"))
+}
+
+func TestTheQuickStartWatchRuleResolvesConfigMaps(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	createWatchRule(t, ns, "only-configmaps", "live", configv1alpha1.ResourceRule{
+		Operations: []configv1alpha1.OperationType{"CREATE", "UPDATE", "DELETE"},
+		APIGroups:  []string{""}, APIVersions: []string{"v1"}, Resources: []string{"configmaps"},
+	})
+	g.Eventually(watchRuleReady(t, ns, "only-configmaps")).WithTimeout(30 * time.Second).
+		Should(Equal(fmt.Sprintf("False TargetNotFound: GitTarget live not found in namespace %s", ns)))
+
+	readyTarget(t, ns)
+	g.Eventually(watchRuleReady(t, ns, "only-configmaps")).WithTimeout(30 * time.Second).
+		Should(Equal("True ResourcesResolved: watching 1 resources"))
+	rule := &configv1alpha1.WatchRule{}
+	g.Expect(env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "only-configmaps"}, rule)).To(Succeed())
+	g.Expect(rule.Status.Resources).To(Equal([]configv1alpha1.ResolvedResource{
+		{Version: "v1", Resource: "configmaps", Kind: "ConfigMap", Namespaced: true, SyncTo: configv1alpha1.SyncToGit},
+	}))
+	g.Expect(rule.Status.ObservedGeneration).To(Equal(rule.Generation))
+}
+
+func TestARuleNamingWhatIsNotServedSaysSo(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	readyTarget(t, ns)
+	createWatchRule(t, ns, "typo", "live",
+		configv1alpha1.ResourceRule{APIGroups: []string{""}, Resources: []string{"configmap", "secrets"}},
+		configv1alpha1.ResourceRule{Resources: []string{"namespaces"}})
+	g.Eventually(watchRuleReady(t, ns, "typo")).WithTimeout(30 * time.Second).Should(Equal(
+		`False ResourceNotFound: rule 1: configmap: not served in API groups [""]; ` +
+			`rule 2: namespaces: is cluster-scoped; select it with a ClusterWatchRule (the other 1 resources are watched)`))
+}
+
+const widgetCRD = `
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+`
+
+func TestACRDCreatedAfterTheRuleIsPickedUpAndDroppedWhenDeleted(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	readyTarget(t, ns)
+	createWatchRule(t, ns, "widgets", "live", configv1alpha1.ResourceRule{APIGroups: []string{"example.com"}, Resources: []string{"widgets"}})
+	g.Eventually(watchRuleReady(t, ns, "widgets")).WithTimeout(30 * time.Second).
+		Should(Equal(`False ResourceNotFound: rule 1: widgets: not served in API groups ["example.com"]`))
+
+	crd := &unstructured.Unstructured{}
+	g.Expect(yaml.Unmarshal([]byte(widgetCRD), &crd.Object)).To(Succeed())
+	g.Expect(env.Client.Create(t.Context(), crd)).To(Succeed())
+	g.Eventually(watchRuleReady(t, ns, "widgets")).WithTimeout(30 * time.Second).Should(Equal("True ResourcesResolved: watching 1 resources"))
+
+	g.Expect(env.Client.Delete(t.Context(), crd)).To(Succeed())
+	g.Eventually(watchRuleReady(t, ns, "widgets")).WithTimeout(60 * time.Second).
+		Should(HavePrefix("False ResourceNotFound: rule 1: widgets: not served"))
+}
+
+func TestTheClusterWatchRuleSampleResolves(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	readyTarget(t, ns)
+	rule := &configv1alpha1.ClusterWatchRule{
+		ObjectMeta: metav1.ObjectMeta{Name: "cluster-config-" + ns},
+		Spec: configv1alpha1.ClusterWatchRuleSpec{
+			TargetRef: configv1alpha1.NamespacedObjectReference{Namespace: ns, Name: "live"},
+			Rules: []configv1alpha1.ClusterResourceRule{
+				{Scope: configv1alpha1.ScopeCluster, ResourceRule: configv1alpha1.ResourceRule{
+					APIGroups: []string{"", "rbac.authorization.k8s.io"}, Resources: []string{"namespaces", "clusterroles", "clusterrolebindings"}}},
+				{Scope: configv1alpha1.ScopeNamespaced, ResourceRule: configv1alpha1.ResourceRule{APIGroups: []string{"apps"}, Resources: []string{"deployments"}},
+					NamespaceSelector: &configv1alpha1.LabelSelector{MatchLabels: map[string]string{"team": "payments"}}},
+			},
+		},
+	}
+	g.Expect(env.Client.Create(t.Context(), rule)).To(Succeed())
+	t.Cleanup(func() { _ = env.Client.Delete(t.Context(), rule) })
+	g.Eventually(readyOf(t, rule, func() []metav1.Condition { return rule.Status.Conditions })).WithTimeout(30 * time.Second).
+		Should(Equal("True ResourcesResolved: watching 4 resources"))
+	var got []string
+	for _, r := range rule.Status.Resources {
+		got = append(got, fmt.Sprintf("%s/%s/%s namespaced=%v", r.Group, r.Version, r.Resource, r.Namespaced))
+	}
+	// In rule order, sorted within each rule.
+	g.Expect(got).To(Equal([]string{
+		"/v1/namespaces namespaced=false",
+		"rbac.authorization.k8s.io/v1/clusterrolebindings namespaced=false",
+		"rbac.authorization.k8s.io/v1/clusterroles namespaced=false",
+		"apps/v1/deployments namespaced=true",
+	}))
+}
