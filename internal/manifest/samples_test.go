@@ -30,6 +30,7 @@ var exclusions = map[schema.GroupResource]string{
 	{Group: "authorization.k8s.io", Resource: "selfsubjectaccessreviews"}:  "a request the API server answers and forgets; no object is stored",
 	{Group: "authorization.k8s.io", Resource: "selfsubjectrulesreviews"}:   "a request the API server answers and forgets; no object is stored",
 	{Group: "authorization.k8s.io", Resource: "localsubjectaccessreviews"}: "a request the API server answers and forgets; no object is stored",
+	{Group: "certificates.k8s.io", Resource: "podcertificaterequests"}:     "created by the kubelet for a pod's projected certificate; bound to pod, node and service account UIDs no other cluster has",
 	{Group: "networking.k8s.io", Resource: "ipaddresses"}:                  "allocated by the API server for each Service's cluster IP; derived state",
 }
 
@@ -43,7 +44,6 @@ type existingObject struct {
 var existingObjects = []existingObject{
 	{schema.GroupResource{Resource: "namespaces"}, "", "default"},
 	{schema.GroupResource{Resource: "namespaces"}, "", "kube-system"},
-	{schema.GroupResource{Resource: "services"}, "default", "kubernetes"},
 	{schema.GroupResource{Group: "rbac.authorization.k8s.io", Resource: "clusterroles"}, "", "admin"},
 	{schema.GroupResource{Group: "rbac.authorization.k8s.io", Resource: "clusterroles"}, "", "system:aggregate-to-edit"},
 	{schema.GroupResource{Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings"}, "", "cluster-admin"},
@@ -173,6 +173,13 @@ addressType: IPv4
 endpoints: [{addresses: [10.1.2.3], conditions: {ready: true}}]
 ports: [{name: http, port: 8080, protocol: TCP}]
 ---
+# Before the pod, so that the LimitRanger admission plugin defaults the pod's limits.
+apiVersion: v1
+kind: LimitRange
+metadata: {name: defaults, namespace: fixpoint}
+spec:
+  limits: [{type: Container, default: {cpu: 500m}, defaultRequest: {cpu: 100m}}]
+---
 apiVersion: v1
 kind: Pod
 metadata: {name: standalone, namespace: fixpoint, labels: {app: debug}}
@@ -183,6 +190,21 @@ spec:
     command: [sleep, infinity]
     env: [{name: MODE, value: debug}]
     resources: {requests: {cpu: 10m, memory: 16Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: projected, namespace: fixpoint}
+spec:
+  serviceAccountName: builder
+  automountServiceAccountToken: false
+  containers:
+  - name: client
+    image: busybox:1.36
+    volumeMounts: [{name: kube-api-access-mine, mountPath: /var/run/token, readOnly: true}]
+  volumes:
+  - name: kube-api-access-mine
+    projected:
+      sources: [{serviceAccountToken: {path: token, audience: vault, expirationSeconds: 600}}]
 ---
 apiVersion: v1
 kind: PodTemplate
@@ -229,12 +251,6 @@ spec:
     metadata: {labels: {app: legacy-web}}
     spec:
       containers: [{name: web, image: nginx:1.27}]
----
-apiVersion: v1
-kind: LimitRange
-metadata: {name: defaults, namespace: fixpoint}
-spec:
-  limits: [{type: Container, default: {cpu: 500m}, defaultRequest: {cpu: 100m}}]
 ---
 apiVersion: v1
 kind: ResourceQuota

@@ -24,6 +24,9 @@ var serverAnnotations = []string{
 	"volume.beta.kubernetes.io/storage-provisioner",
 	"volume.kubernetes.io/storage-provisioner",
 	"volume.kubernetes.io/selected-node",
+	// Set by the LimitRanger admission plugin on a pod it gave default requests or limits; the
+	// defaults themselves stay in the spec, and a pod recreated with them gets no annotation.
+	"kubernetes.io/limit-ranger",
 }
 
 // serverLabels are labels the API server or a controller sets from the object's own identity.
@@ -51,6 +54,9 @@ var allocated = map[schema.GroupKind][][]string{
 	},
 	{Group: "batch", Kind: "Job"}: {
 		{"spec", "selector"},
+		// The Job's own labels are copied from its template's when it has none, uid included.
+		{"metadata", "labels", "controller-uid"},
+		{"metadata", "labels", "batch.kubernetes.io/controller-uid"},
 		{"spec", "template", "metadata", "labels", "controller-uid"},
 		{"spec", "template", "metadata", "labels", "batch.kubernetes.io/controller-uid"},
 	},
@@ -82,7 +88,72 @@ func Sanitize(obj *unstructured.Unstructured) *unstructured.Unstructured {
 		}
 		removeUnowned(out.Object, owned, path)
 	}
+	if gk == (schema.GroupKind{Kind: "Pod"}) {
+		removeTokenVolume(out.Object, owned)
+	}
 	return out
+}
+
+// tokenVolumePrefix starts the name of the projected volume the ServiceAccount admission plugin
+// adds to every pod that does not opt out, with a random suffix: kube-api-access-x7k2p. A pod
+// recreated without it gets a new one, so it must go, with its mounts.
+const tokenVolumePrefix = "kube-api-access-"
+
+// removeTokenVolume removes the service account token volume the ServiceAccount admission plugin
+// added to a pod, and its mounts. A volume of that name that a field manager owns was the user's.
+func removeTokenVolume(pod map[string]any, owned []map[string]any) {
+	spec, _ := pod["spec"].(map[string]any)
+	volumes, _ := spec["volumes"].([]any)
+	var specSets []map[string]any
+	for _, set := range owned {
+		if m, ok := set["f:spec"].(map[string]any); ok {
+			if v, ok := m["f:volumes"].(map[string]any); ok {
+				specSets = append(specSets, v)
+			}
+		}
+	}
+	removed := map[string]bool{}
+	kept := volumes[:0:0]
+	for _, v := range volumes {
+		vol, _ := v.(map[string]any)
+		name, _ := vol["name"].(string)
+		_, projected := vol["projected"]
+		if strings.HasPrefix(name, tokenVolumePrefix) && projected && len(elementSets(specSets, vol)) == 0 {
+			removed[name] = true
+			continue
+		}
+		kept = append(kept, v)
+	}
+	if len(removed) == 0 {
+		return
+	}
+	if len(kept) == 0 {
+		delete(spec, "volumes")
+	} else {
+		spec["volumes"] = kept
+	}
+	for _, field := range []string{"initContainers", "containers", "ephemeralContainers"} {
+		containers, _ := spec[field].([]any)
+		for _, c := range containers {
+			container, _ := c.(map[string]any)
+			mounts, _ := container["volumeMounts"].([]any)
+			if mounts == nil {
+				continue
+			}
+			keptMounts := mounts[:0:0]
+			for _, m := range mounts {
+				mount, _ := m.(map[string]any)
+				if name, _ := mount["name"].(string); !removed[name] {
+					keptMounts = append(keptMounts, m)
+				}
+			}
+			if len(keptMounts) == 0 {
+				delete(container, "volumeMounts")
+			} else {
+				container["volumeMounts"] = keptMounts
+			}
+		}
+	}
 }
 
 // managedFieldSets returns the fieldsV1 trees of obj's metadata.managedFields, one per manager.
