@@ -1,0 +1,223 @@
+package watch
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Key is one list+watch: a resource in one namespace, or in every namespace ("", which is also
+// how cluster-scoped resources are watched).
+type Key struct {
+	Resource  schema.GroupVersionResource
+	Namespace string
+}
+
+func (k Key) String() string {
+	if k.Namespace == "" {
+		return k.Resource.String()
+	}
+	return k.Resource.String() + " in " + k.Namespace
+}
+
+// EventType says what happened.
+type EventType int
+
+const (
+	// Upsert: the object exists with this content (created, changed, or listed).
+	Upsert EventType = iota
+	// Delete: the object is gone; Object is its last known state.
+	Delete
+	// Relisted: the watch expired and the resource was listed again; changes in between may
+	// have been coalesced, so subscribers reconcile.
+	Relisted
+)
+
+// Event is one thing that happened to a watched resource.
+type Event struct {
+	Key    Key
+	Type   EventType
+	Object *unstructured.Unstructured // nil for Relisted
+}
+
+// Handler receives events in order, per object. It is called from the watch's goroutine and
+// must hand work off rather than block.
+type Handler func(Event)
+
+// Watches runs the shared list+watches.
+type Watches struct {
+	client dynamic.Interface
+	resync time.Duration
+	log    logr.Logger
+
+	mu      sync.Mutex
+	watches map[Key]*shared
+}
+
+type shared struct {
+	informer    cache.SharedIndexInformer
+	cancel      context.CancelFunc
+	done        chan struct{}
+	subscribers map[string]*subscriber
+}
+
+type subscriber struct {
+	handler      Handler
+	registration cache.ResourceEventHandlerRegistration
+}
+
+// New creates Watches on client. resync, when positive, redelivers every object as an upsert at
+// that period (the pipeline turns unchanged objects into no commit).
+func New(client dynamic.Interface, resync time.Duration, log logr.Logger) *Watches {
+	return &Watches{client: client, resync: resync, log: log, watches: map[Key]*shared{}}
+}
+
+// Subscribe makes handler receive key's events under id, starting the list+watch when it is
+// the first subscriber. Subscribing an id twice replaces its handler.
+func (w *Watches) Subscribe(ctx context.Context, key Key, id string, handler Handler) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s, ok := w.watches[key]
+	if !ok {
+		s = w.start(key)
+		w.watches[key] = s
+	}
+	if old, ok := s.subscribers[id]; ok {
+		_ = s.informer.RemoveEventHandler(old.registration)
+	}
+	sub := &subscriber{handler: handler}
+	reg, err := s.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { deliver(key, Upsert, obj, handler) },
+		UpdateFunc: func(_, obj any) { deliver(key, Upsert, obj, handler) },
+		DeleteFunc: func(obj any) { deliver(key, Delete, obj, handler) },
+	})
+	if err != nil {
+		return fmt.Errorf("subscribing to %s: %w", key, err)
+	}
+	sub.registration = reg
+	s.subscribers[id] = sub
+	return nil
+}
+
+// Synced reports whether id has received the initial list of key.
+func (w *Watches) Synced(key Key, id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s, ok := w.watches[key]
+	if !ok {
+		return false
+	}
+	sub, ok := s.subscribers[id]
+	return ok && sub.registration.HasSynced()
+}
+
+// Unsubscribe removes id from key; the last one out stops the list+watch.
+func (w *Watches) Unsubscribe(key Key, id string) {
+	w.mu.Lock()
+	s, ok := w.watches[key]
+	if !ok {
+		w.mu.Unlock()
+		return
+	}
+	if sub, ok := s.subscribers[id]; ok {
+		_ = s.informer.RemoveEventHandler(sub.registration)
+		delete(s.subscribers, id)
+	}
+	last := len(s.subscribers) == 0
+	if last {
+		delete(w.watches, key)
+	}
+	w.mu.Unlock()
+	if last {
+		s.cancel()
+		<-s.done
+		w.log.V(1).Info("Stopped watching", "resource", key.String())
+	}
+}
+
+// Active lists the running list+watches.
+func (w *Watches) Active() []Key {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	keys := make([]Key, 0, len(w.watches))
+	for k := range w.watches {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// Stop ends every list+watch.
+func (w *Watches) Stop() {
+	w.mu.Lock()
+	all := w.watches
+	w.watches = map[Key]*shared{}
+	w.mu.Unlock()
+	for _, s := range all {
+		s.cancel()
+		<-s.done
+	}
+}
+
+func (w *Watches) start(key Key) *shared {
+	informer := dynamicinformer.NewFilteredDynamicInformer(w.client, key.Resource, key.Namespace, w.resync,
+		cache.Indexers{}, nil).Informer()
+	// Sanitizing drops managedFields anyway; not holding them often halves the memory per object.
+	_ = informer.SetTransform(func(obj any) (any, error) {
+		if u, ok := obj.(*unstructured.Unstructured); ok {
+			u.SetManagedFields(nil)
+		}
+		return obj, nil
+	})
+	s := &shared{informer: informer, done: make(chan struct{}), subscribers: map[string]*subscriber{}}
+	_ = informer.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
+		cache.DefaultWatchErrorHandler(ctx, r, err)
+		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+			w.log.Info("Watch expired; listing again and reconciling", "resource", key.String())
+			w.relisted(key)
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go func() {
+		defer close(s.done)
+		informer.RunWithContext(ctx)
+	}()
+	w.log.V(1).Info("Watching", "resource", key.String())
+	return s
+}
+
+// relisted tells every subscriber of key that its view was re-listed.
+func (w *Watches) relisted(key Key) {
+	w.mu.Lock()
+	s, ok := w.watches[key]
+	var handlers []Handler
+	if ok {
+		for _, sub := range s.subscribers {
+			handlers = append(handlers, sub.handler)
+		}
+	}
+	w.mu.Unlock()
+	for _, h := range handlers {
+		h(Event{Key: key, Type: Relisted})
+	}
+}
+
+func deliver(key Key, t EventType, obj any, h Handler) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return
+	}
+	h(Event{Key: key, Type: t, Object: u})
+}

@@ -1,0 +1,149 @@
+package watch
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/testenv/controlplane"
+)
+
+var env *controlplane.Env
+
+func TestMain(m *testing.M) {
+	var err error
+	env, err = controlplane.Start(context.Background(), controlplane.Options{WithoutCRDs: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if err := env.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
+}
+
+var configMaps = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+
+// recorder keeps what a subscriber received.
+type recorder struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (r *recorder) handle(e Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e.Type == Relisted {
+		r.events = append(r.events, "relisted")
+		return
+	}
+	kind := map[EventType]string{Upsert: "upsert", Delete: "delete"}[e.Type]
+	value, _, _ := unstructuredString(e.Object.Object, "data", "key")
+	managed := ""
+	if len(e.Object.GetManagedFields()) > 0 {
+		managed = " managedFields"
+	}
+	r.events = append(r.events, fmt.Sprintf("%s %s=%s%s", kind, e.Object.GetName(), value, managed))
+}
+
+func (r *recorder) seen() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.events...)
+}
+
+func unstructuredString(obj map[string]any, fields ...string) (string, bool, error) {
+	cur := any(obj)
+	for _, f := range fields {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return "", false, nil
+		}
+		cur = m[f]
+	}
+	s, ok := cur.(string)
+	return s, ok, nil
+}
+
+func namespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "w-"}}
+	NewWithT(t).Expect(env.Client.Create(t.Context(), ns)).To(Succeed())
+	return ns.Name
+}
+
+func configMap(ns, name, value string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string]string{"key": value}}
+}
+
+func newWatches(t *testing.T) *Watches {
+	t.Helper()
+	client, err := dynamic.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := New(client, 0, testr.New(t))
+	t.Cleanup(w.Stop)
+	return w
+}
+
+func TestSubscribersSeeTheListThenEveryChangeInOrder(t *testing.T) {
+	g := NewWithT(t)
+	ns := namespace(t)
+	g.Expect(env.Client.Create(t.Context(), configMap(ns, "before", "1"))).To(Succeed())
+	w := newWatches(t)
+	key := Key{Resource: configMaps, Namespace: ns}
+	first := &recorder{}
+	g.Expect(w.Subscribe(t.Context(), key, "first", first.handle)).To(Succeed())
+	g.Eventually(func() bool { return w.Synced(key, "first") }).WithTimeout(10 * time.Second).Should(BeTrue())
+	g.Expect(first.seen()).To(Equal([]string{"upsert before=1"}))
+
+	cm := configMap(ns, "live", "a")
+	g.Expect(env.Client.Create(t.Context(), cm)).To(Succeed())
+	cm.Data["key"] = "b"
+	g.Expect(env.Client.Update(t.Context(), cm)).To(Succeed())
+	g.Expect(env.Client.Delete(t.Context(), cm)).To(Succeed())
+	g.Eventually(first.seen).Should(Equal([]string{"upsert before=1", "upsert live=a", "upsert live=b", "delete live=b"}),
+		"in order, and without managedFields")
+
+	// A second subscriber shares the same list+watch and starts from the current state.
+	second := &recorder{}
+	g.Expect(w.Subscribe(t.Context(), key, "second", second.handle)).To(Succeed())
+	g.Expect(w.Active()).To(HaveLen(1))
+	g.Eventually(second.seen).Should(Equal([]string{"upsert before=1"}))
+
+	// The last one out stops the watch; events stop arriving.
+	w.Unsubscribe(key, "first")
+	g.Expect(w.Active()).To(HaveLen(1))
+	w.Unsubscribe(key, "second")
+	g.Expect(w.Active()).To(BeEmpty())
+	g.Expect(env.Client.Create(t.Context(), configMap(ns, "after", "x"))).To(Succeed())
+	g.Consistently(second.seen).WithTimeout(time.Second).Should(Equal([]string{"upsert before=1"}))
+}
+
+func TestAllNamespacesAndOneNamespaceAreSeparateWatches(t *testing.T) {
+	g := NewWithT(t)
+	a, b := namespace(t), namespace(t)
+	w := newWatches(t)
+	all, onlyA := &recorder{}, &recorder{}
+	g.Expect(w.Subscribe(t.Context(), Key{Resource: configMaps}, "all", all.handle)).To(Succeed())
+	g.Expect(w.Subscribe(t.Context(), Key{Resource: configMaps, Namespace: a}, "a", onlyA.handle)).To(Succeed())
+	g.Expect(w.Active()).To(HaveLen(2))
+	g.Expect(env.Client.Create(t.Context(), configMap(a, "in-a", "1"))).To(Succeed())
+	g.Expect(env.Client.Create(t.Context(), configMap(b, "in-b", "1"))).To(Succeed())
+	g.Eventually(all.seen).Should(ContainElements("upsert in-a=1", "upsert in-b=1"))
+	g.Eventually(onlyA.seen).Should(ContainElement("upsert in-a=1"))
+	g.Consistently(onlyA.seen).WithTimeout(time.Second).ShouldNot(ContainElement("upsert in-b=1"))
+}
