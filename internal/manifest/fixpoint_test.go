@@ -395,6 +395,12 @@ func TestSanitizeTellsChosenFromAddedOnLiveObjects(t *testing.T) {
 		{"pods/fixpoint/standalone", "kubernetes.io/limit-ranger", false},
 		{"pods/fixpoint/standalone", "cpu: 500m", true}, // the LimitRange's default, kept
 		{"pods/fixpoint/projected", "kube-api-access-mine", true},
+		{"nodes/worker-1", "node.kubernetes.io/not-ready", false},
+		{"nodes/worker-1", "key: dedicated", true},
+		{"statefulsets.apps/fixpoint/db", "phase: Pending", false},
+		{"daemonsets.apps/fixpoint/agent", "deprecated.daemonset.template.generation", false},
+		{"devicetaintrules.resource.k8s.io/gpu-0-maintenance", "timeAdded", false},
+		{"resourceslices.resource.k8s.io/worker-1-gpu", "timeAdded", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.object+" "+tc.field, func(t *testing.T) {

@@ -242,6 +242,15 @@ spec:
   hostPath: {path: /srv/data}
 ---
 apiVersion: v1
+kind: PersistentVolume
+metadata: {name: reserved}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  claimRef: {name: data, namespace: fixpoint}
+  nfs: {server: nfs.example.com, path: /exports/reserved}
+---
+apiVersion: v1
 kind: ReplicationController
 metadata: {name: legacy-web, namespace: fixpoint}
 spec:
@@ -650,7 +659,9 @@ spec:
   driver: gpu.example.com
   nodeName: worker-1
   pool: {name: worker-1, generation: 1, resourceSliceCount: 1}
-  devices: [{name: gpu-0}]
+  devices:
+  - name: gpu-0
+    taints: [{key: example.com/unhealthy, effect: NoSchedule}]
 `
 
 // sampleObjects parses the samples, filling in what must be generated.

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -18,6 +19,9 @@ var serverMetadata = []string{
 var serverAnnotations = []string{
 	"kubectl.kubernetes.io/last-applied-configuration",
 	"deployment.kubernetes.io/revision",
+	// apps/v1 keeps a DaemonSet's template generation, which the API server counts, here; a
+	// recreated DaemonSet starts again at 1.
+	"deprecated.daemonset.template.generation",
 	// Set by the PersistentVolume controller when it binds a claim.
 	"pv.kubernetes.io/bind-completed",
 	"pv.kubernetes.io/bound-by-controller",
@@ -37,20 +41,16 @@ var serverLabels = map[schema.GroupKind][]string{
 // allocated lists, per kind, fields the cluster allocates or binds; recreated objects get new ones.
 // Each entry is a path of field names; "*" walks every element of a list.
 //
-// The same fields can also be the user's choice (a fixed nodePort, a claim pre-bound to a volume, a
-// Job's manual selector), and the value alone does not tell which. metadata.managedFields does:
-// the API server allocates these fields in storage, after it recorded which fields each client
-// sent, so an allocated value has no manager and a chosen one has. A field some manager owns is
-// kept; without managedFields the field is removed.
+// The same fields can also be the user's choice (a fixed nodePort or clusterIP, a Job's manual
+// selector), and the value alone does not tell which. metadata.managedFields does: the API server
+// allocates these fields in storage, after it recorded which fields each client sent, so an
+// allocated value has no manager and a chosen one has. A field some manager owns is kept; without
+// managedFields the field is removed. (Only for fields allocated in storage: fields defaulted
+// while decoding, or written by a controller's update, are owned by that client.)
 var allocated = map[schema.GroupKind][][]string{
 	{Kind: "Service"}: {
 		{"spec", "clusterIP"}, {"spec", "clusterIPs"}, {"spec", "healthCheckNodePort"},
 		{"spec", "ports", "*", "nodePort"},
-	},
-	{Kind: "PersistentVolumeClaim"}: {{"spec", "volumeName"}},
-	// The API server fills in the requester's identity; a request sent by anyone else gets theirs.
-	{Group: "certificates.k8s.io", Kind: "CertificateSigningRequest"}: {
-		{"spec", "username"}, {"spec", "uid"}, {"spec", "groups"}, {"spec", "extra"},
 	},
 	{Group: "batch", Kind: "Job"}: {
 		{"spec", "selector"},
@@ -60,6 +60,30 @@ var allocated = map[schema.GroupKind][][]string{
 		{"spec", "template", "metadata", "labels", "controller-uid"},
 		{"spec", "template", "metadata", "labels", "batch.kubernetes.io/controller-uid"},
 	},
+}
+
+// notIntent lists, per kind, fields that never hold the user's choice, whoever sent them.
+var notIntent = map[schema.GroupKind][][]string{
+	// The API server overwrites the requester's identity with that of whoever creates the request.
+	{Group: "certificates.k8s.io", Kind: "CertificateSigningRequest"}: {
+		{"spec", "username"}, {"spec", "uid"}, {"spec", "groups"}, {"spec", "extra"},
+	},
+	// The API server defaults a claim template's status (phase: Pending); claims made from the
+	// template get their own status, and the StatefulSet controller never reads it.
+	{Group: "apps", Kind: "StatefulSet"}: {{"spec", "volumeClaimTemplates", "*", "status"}},
+	// The API server defaults a device taint's timeAdded to the time of the request while decoding
+	// it, so the creator appears to own it; a recreated taint is stamped anew.
+	{Group: "resource.k8s.io", Kind: "DeviceTaintRule"}: {{"spec", "taint", "timeAdded"}},
+	{Group: "resource.k8s.io", Kind: "ResourceSlice"}:   {{"spec", "devices", "*", "taints", "*", "timeAdded"}},
+}
+
+// conditionTaints are the taints the TaintNodesByCondition admission plugin and the node
+// lifecycle controller put on a Node from its status conditions (and spec.unschedulable); a
+// recreated Node gets them from its own conditions.
+var conditionTaints = []string{
+	"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable", "node.kubernetes.io/unschedulable",
+	"node.kubernetes.io/memory-pressure", "node.kubernetes.io/disk-pressure",
+	"node.kubernetes.io/pid-pressure", "node.kubernetes.io/network-unavailable",
 }
 
 // Sanitize returns a copy of obj without what the cluster added to it. It removes; it never keeps
@@ -82,16 +106,60 @@ func Sanitize(obj *unstructured.Unstructured) *unstructured.Unstructured {
 		if gk.Kind == "Service" && len(path) == 2 && (path[1] == "clusterIP" || path[1] == "clusterIPs") && headless(out) {
 			continue // clusterIP: None is the user's choice, not an allocation
 		}
-		if gk.Group == "certificates.k8s.io" {
-			removePath(out.Object, path) // always overwritten from the requester, even when sent
-			continue
-		}
 		removeUnowned(out.Object, owned, path)
 	}
-	if gk == (schema.GroupKind{Kind: "Pod"}) {
+	for _, path := range notIntent[gk] {
+		removePath(out.Object, path)
+	}
+	switch gk {
+	case schema.GroupKind{Kind: "PersistentVolumeClaim"}:
+		if boundByController(obj) {
+			removePath(out.Object, []string{"spec", "volumeName"})
+		}
+	case schema.GroupKind{Kind: "PersistentVolume"}:
+		if boundByController(obj) {
+			removePath(out.Object, []string{"spec", "claimRef"})
+		} else {
+			// A volume pre-bound to a claim by name: the controller adds the claim's identity.
+			for _, f := range []string{"uid", "resourceVersion"} {
+				removePath(out.Object, []string{"spec", "claimRef", f})
+			}
+		}
+	case schema.GroupKind{Kind: "Pod"}:
 		removeTokenVolume(out.Object, owned)
+	case schema.GroupKind{Kind: "Node"}:
+		removeConditionTaints(out.Object)
 	}
 	return out
+}
+
+// boundByController reports whether the PersistentVolume controller bound the claim or volume,
+// rather than its author naming the other side. The controller marks what it binds so; what it
+// finds pre-bound it leaves unmarked. (managedFields cannot tell: the controller writes the
+// binding with an update, which makes it the field's manager.)
+func boundByController(obj *unstructured.Unstructured) bool {
+	return obj.GetAnnotations()["pv.kubernetes.io/bound-by-controller"] == "yes"
+}
+
+// removeConditionTaints removes the conditionTaints from a Node's spec.taints.
+func removeConditionTaints(node map[string]any) {
+	spec, _ := node["spec"].(map[string]any)
+	taints, _ := spec["taints"].([]any)
+	if taints == nil {
+		return
+	}
+	kept := taints[:0:0]
+	for _, t := range taints {
+		taint, _ := t.(map[string]any)
+		if key, _ := taint["key"].(string); !slices.Contains(conditionTaints, key) {
+			kept = append(kept, t)
+		}
+	}
+	if len(kept) == 0 {
+		delete(spec, "taints")
+	} else {
+		spec["taints"] = kept
+	}
 }
 
 // tokenVolumePrefix starts the name of the projected volume the ServiceAccount admission plugin

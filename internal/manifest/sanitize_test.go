@@ -131,14 +131,13 @@ spec:
     protocol: TCP
   type: NodePort
 `},
-		{"claim keeps the volume it was bound to by its author", `
+		{"claim keeps the volume its author bound it to", `
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata:
   name: data
   namespace: default
-  managedFields:
-  - {manager: kubectl, operation: Update, fieldsType: FieldsV1, fieldsV1: {f:spec: {f:volumeName: {}}}}
+  annotations: {pv.kubernetes.io/bind-completed: "yes"}
 spec: {volumeName: pv-1}
 `, `apiVersion: v1
 kind: PersistentVolumeClaim
@@ -147,6 +146,62 @@ metadata:
   namespace: default
 spec:
   volumeName: pv-1
+`},
+		{"claim loses the volume the controller bound it to", `
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: data
+  namespace: default
+  annotations: {pv.kubernetes.io/bind-completed: "yes", pv.kubernetes.io/bound-by-controller: "yes"}
+  managedFields:
+  - {manager: kube-controller-manager, operation: Update, fieldsType: FieldsV1, fieldsV1: {f:spec: {f:volumeName: {}}}}
+spec: {volumeName: pvc-5d1e, storageClassName: fast}
+`, `apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: data
+  namespace: default
+spec:
+  storageClassName: fast
+`},
+		{"volume loses the claim the controller bound it to", `
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: pvc-5d1e
+  annotations: {pv.kubernetes.io/bound-by-controller: "yes"}
+spec:
+  claimRef: {apiVersion: v1, kind: PersistentVolumeClaim, name: data, namespace: default, uid: u1, resourceVersion: "42"}
+  csi: {driver: fast.example.com, volumeHandle: vol-1}
+`, `apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: pvc-5d1e
+spec:
+  csi:
+    driver: fast.example.com
+    volumeHandle: vol-1
+`},
+		{"volume pre-bound by its author keeps the claim's name, loses its identity", `
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: local-data}
+spec:
+  claimRef: {apiVersion: v1, kind: PersistentVolumeClaim, name: data, namespace: default, uid: u1, resourceVersion: "42"}
+  hostPath: {path: /srv/data}
+`, `apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: local-data
+spec:
+  claimRef:
+    apiVersion: v1
+    kind: PersistentVolumeClaim
+    name: data
+    namespace: default
+  hostPath:
+    path: /srv/data
 `},
 		{"job loses the uid labels the API server copied into its own labels", `
 apiVersion: batch/v1
@@ -194,6 +249,100 @@ spec:
   signerName: example.com/client
   usages:
   - client auth
+`},
+		{"node loses the taints its conditions put on it", `
+apiVersion: v1
+kind: Node
+metadata: {name: worker-1}
+spec:
+  taints:
+  - {key: dedicated, value: gpu, effect: NoSchedule}
+  - {key: node.kubernetes.io/not-ready, effect: NoSchedule}
+  - {key: node.kubernetes.io/unreachable, effect: NoExecute, timeAdded: "2026-11-21T12:00:00Z"}
+`, `apiVersion: v1
+kind: Node
+metadata:
+  name: worker-1
+spec:
+  taints:
+  - effect: NoSchedule
+    key: dedicated
+    value: gpu
+`},
+		{"stateful set loses the status defaulted into its claim templates", `
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: default}
+spec:
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec: {resources: {requests: {storage: 1Gi}}}
+    status: {phase: Pending}
+`, `apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+  namespace: default
+spec:
+  volumeClaimTemplates:
+  - metadata:
+      name: data
+    spec:
+      resources:
+        requests:
+          storage: 1Gi
+`},
+		{"device taint loses the time the API server stamped, keeps the one its author chose", `
+apiVersion: resource.k8s.io/v1
+kind: DeviceTaintRule
+metadata:
+  name: maintenance
+  managedFields:
+  - {manager: kubectl, operation: Update, fieldsType: FieldsV1, fieldsV1: {f:spec: {f:taint: {f:key: {}, f:effect: {}}}}}
+spec:
+  taint: {key: example.com/maintenance, effect: NoSchedule, timeAdded: "2026-11-21T12:00:00Z"}
+`, `apiVersion: resource.k8s.io/v1
+kind: DeviceTaintRule
+metadata:
+  name: maintenance
+spec:
+  taint:
+    effect: NoSchedule
+    key: example.com/maintenance
+`},
+		{"resource slice loses the time the API server stamped on its devices' taints", `
+apiVersion: resource.k8s.io/v1
+kind: ResourceSlice
+metadata: {name: worker-1-gpu}
+spec:
+  devices:
+  - name: gpu-0
+    taints: [{key: example.com/broken, effect: NoExecute, timeAdded: "2026-11-21T12:00:00Z"}]
+`, `apiVersion: resource.k8s.io/v1
+kind: ResourceSlice
+metadata:
+  name: worker-1-gpu
+spec:
+  devices:
+  - name: gpu-0
+    taints:
+    - effect: NoExecute
+      key: example.com/broken
+`},
+		{"daemon set loses the template generation the API server counts", `
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: agent
+  namespace: default
+  annotations: {deprecated.daemonset.template.generation: "7", team: a}
+`, `apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  annotations:
+    team: a
+  name: agent
+  namespace: default
 `},
 		{"pod loses the token volume and the limit annotation admission added, keeps its own volumes", `
 apiVersion: v1

@@ -170,13 +170,9 @@ func (w *Watches) Stop() {
 func (w *Watches) start(key Key) *shared {
 	informer := dynamicinformer.NewFilteredDynamicInformer(w.client, key.Resource, key.Namespace, w.resync,
 		cache.Indexers{}, nil).Informer()
-	// Sanitizing drops managedFields anyway; not holding them often halves the memory per object.
-	_ = informer.SetTransform(func(obj any) (any, error) {
-		if u, ok := obj.(*unstructured.Unstructured); ok {
-			u.SetManagedFields(nil)
-		}
-		return obj, nil
-	})
+	// managedFields stay: sanitizing reads them to tell a field a person set (a chosen nodePort)
+	// from one the cluster allocated. They cost memory; the RSS benchmark decides whether to
+	// keep only the parts sanitizing needs.
 	s := &shared{informer: informer, done: make(chan struct{}), subscribers: map[string]*subscriber{}}
 	_ = informer.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
 		cache.DefaultWatchErrorHandler(ctx, r, err)
