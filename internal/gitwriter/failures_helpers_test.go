@@ -81,15 +81,19 @@ func impostorKnownHosts(t *testing.T, addr string) string {
 }
 
 // packsIn counts the pack files of a Writer's local repository.
-func packsIn(t *testing.T, workDir string) int {
+// spillFilesIn counts the files the Writer spilled objects to.
+func spillFilesIn(t *testing.T, workDir string) int {
 	t.Helper()
-	entries, err := os.ReadDir(filepath.Join(workDir, "repo.git", "objects", "pack"))
+	entries, err := os.ReadDir(filepath.Join(workDir, "repo.git", "spill"))
+	if os.IsNotExist(err) {
+		return 0
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 0
 	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".pack") {
+		if strings.HasPrefix(e.Name(), "objects-") {
 			n++
 		}
 	}

@@ -54,7 +54,7 @@ func TestOutageThenRecoveryLosesNothing(t *testing.T) {
 	}).WithTimeout(30 * time.Second).WithPolling(10 * time.Millisecond).Should(Succeed())
 	g.Expect(w.Status().Pending).To(Equal(30))
 	g.Expect(gitCLI(t, remote.dir, "rev-list", "--count", "main")).To(Equal("5"))
-	g.Expect(packsIn(t, cfg.WorkDir)).To(BeNumerically(">=", 30), "the objects did not spill to disk")
+	g.Expect(spillFilesIn(t, cfg.WorkDir)).To(BeNumerically(">=", 30), "the objects did not spill to disk")
 
 	g.Expect(remote.server.Start()).To(Succeed())
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
@@ -67,6 +67,13 @@ func TestOutageThenRecoveryLosesNothing(t *testing.T) {
 	st := w.Status()
 	g.Expect(st.Reason).To(Equal("Connected"))
 	g.Expect(st.Pending).To(BeZero())
+	g.Expect(spillFilesIn(t, cfg.WorkDir)).To(BeZero(), "spill files outlived the push")
+
+	// The Writer goes on after dropping them.
+	commit(35)
+	g.Expect(w.Flush(ctx)).To(Succeed())
+	g.Expect(gitCLI(t, remote.dir, "rev-list", "--count", "main")).To(Equal("36"))
+	gitserver.Fsck(t, remote.dir)
 }
 
 func TestWrongHostKeyWritesNothing(t *testing.T) {

@@ -10,9 +10,13 @@ import (
 func (w *Writer) handleCommit(req commitRequest) {
 	result, err := w.commitChange(req.change)
 	if err != nil {
-		// The tree may be half-changed: rebuild it from the last good commit.
+		// The tree may be half-changed: rebuild it from the last good commit, or, when that
+		// cannot be read, from the remote's tip with the pending commits replayed on it.
 		if h, herr := w.headAt(w.head.commit); herr == nil {
 			w.head = h
+		} else {
+			w.head = &head{tree: newTree(w.store, plumbing.ZeroHash)}
+			w.synced = false
 		}
 	}
 	req.reply <- commitReply{result: result, err: err}

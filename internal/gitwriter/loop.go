@@ -236,6 +236,9 @@ func (w *Writer) pushed(res networkResult) {
 		s.RemoteTip, s.Pending, s.LastPush = short(res.tip), len(w.pending), now
 	})
 	w.succeeded()
+	if len(w.pendingObjects) == 0 {
+		w.store.dropSpilled()
+	}
 	if len(w.pending) == 0 {
 		w.answerFlushes(nil)
 	}

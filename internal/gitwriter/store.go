@@ -1,8 +1,11 @@
 package gitwriter
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/go-git/go-billy/v5/osfs"
@@ -16,9 +19,10 @@ import (
 // pack on disk. It bounds the memory a Writer needs however long the remote is unreachable.
 const defaultSpillBytes = 32 << 20
 
-// objectStore is a bare repository on disk with an overlay in memory for objects we create:
-// writing one is a map insert of its compressed form, and they reach the disk as one pack when
-// the overlay is full.
+// objectStore is a bare repository on disk with an overlay for objects we create: writing one is
+// a map insert of its compressed form. Past a budget the overlay moves, still compressed, to a
+// spill file of our own with an index in memory (no pack parsing, no recompression), so a long
+// outage costs disk, not memory. Spill files go when nothing is left to push.
 type objectStore struct {
 	*filesystem.Storage
 
@@ -26,6 +30,18 @@ type objectStore struct {
 	mem        map[plumbing.Hash]packedObject
 	memBytes   int
 	spillBytes int
+	spillDir   string
+	spilled    map[plumbing.Hash]spilledObject
+	spillFiles []*os.File
+}
+
+// spilledObject is where a spilled object's compressed bytes are.
+type spilledObject struct {
+	file   int
+	offset int64
+	length int32
+	typ    plumbing.ObjectType
+	size   int64
 }
 
 var _ storer.EncodedObjectStorer = (*objectStore)(nil)
@@ -36,16 +52,20 @@ func openObjectStore(dir string, spillBytes int) *objectStore {
 	}
 	fs := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRU(16<<20),
 		filesystem.Options{ExclusiveAccess: true})
-	return &objectStore{Storage: fs, mem: map[plumbing.Hash]packedObject{}, spillBytes: spillBytes}
+	return &objectStore{
+		Storage: fs, mem: map[plumbing.Hash]packedObject{}, spillBytes: spillBytes,
+		spillDir: filepath.Join(dir, "spill"), spilled: map[plumbing.Hash]spilledObject{},
+	}
 }
 
 // put stores an object we made, spilling the overlay to disk when it is over budget.
 func (s *objectStore) put(obj plumbing.EncodedObject) error {
 	h := obj.Hash()
 	s.mu.RLock()
-	_, ok := s.mem[h]
+	_, inMem := s.mem[h]
+	_, inSpill := s.spilled[h]
 	s.mu.RUnlock()
-	if ok {
+	if inMem || inSpill {
 		return nil
 	}
 	packed, err := compressObject(obj)
@@ -68,24 +88,44 @@ func (s *objectStore) SetEncodedObject(obj plumbing.EncodedObject) (plumbing.Has
 	return obj.Hash(), s.put(obj)
 }
 
-func (s *objectStore) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+// packed returns an object of ours in its compressed form, from memory or a spill file.
+func (s *objectStore) packed(h plumbing.Hash) (packedObject, bool, error) {
 	s.mu.RLock()
-	packed, ok := s.mem[h]
-	s.mu.RUnlock()
+	defer s.mu.RUnlock()
+	if p, ok := s.mem[h]; ok {
+		return p, true, nil
+	}
+	sp, ok := s.spilled[h]
+	if !ok {
+		return packedObject{}, false, nil
+	}
+	z := make([]byte, sp.length)
+	if _, err := s.spillFiles[sp.file].ReadAt(z, sp.offset); err != nil {
+		return packedObject{}, false, fmt.Errorf("reading spilled object %s: %w", h, err)
+	}
+	return packedObject{typ: sp.typ, size: sp.size, z: z}, true, nil
+}
+
+func (s *objectStore) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	p, ok, err := s.packed(h)
+	if err != nil {
+		return nil, err
+	}
 	if ok {
-		if t != plumbing.AnyObject && packed.typ != t {
+		if t != plumbing.AnyObject && p.typ != t {
 			return nil, plumbing.ErrObjectNotFound
 		}
-		return packed.inflate(h)
+		return p.inflate(h)
 	}
 	return s.Storage.EncodedObject(t, h)
 }
 
 func (s *objectStore) HasEncodedObject(h plumbing.Hash) error {
 	s.mu.RLock()
-	_, ok := s.mem[h]
+	_, inMem := s.mem[h]
+	_, inSpill := s.spilled[h]
 	s.mu.RUnlock()
-	if ok {
+	if inMem || inSpill {
 		return nil
 	}
 	return s.Storage.HasEncodedObject(h)
@@ -93,39 +133,67 @@ func (s *objectStore) HasEncodedObject(h plumbing.Hash) error {
 
 func (s *objectStore) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 	s.mu.RLock()
-	packed, ok := s.mem[h]
+	p, inMem := s.mem[h]
+	sp, inSpill := s.spilled[h]
 	s.mu.RUnlock()
-	if ok {
-		return packed.size, nil
+	switch {
+	case inMem:
+		return p.size, nil
+	case inSpill:
+		return sp.size, nil
 	}
 	return s.Storage.EncodedObjectSize(h)
 }
 
-// spill writes the overlay to a pack on disk and empties it.
+// spill appends the overlay's compressed objects to a new spill file and empties the overlay.
 func (s *objectStore) spill() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.mem) == 0 {
 		return nil
 	}
-	objects := make([]packedObject, 0, len(s.mem))
-	for _, o := range s.mem {
-		objects = append(objects, o)
+	if err := os.MkdirAll(s.spillDir, 0o700); err != nil {
+		return fmt.Errorf("spilling objects to disk: %w", err)
 	}
-	w, err := s.Storage.PackfileWriter()
+	f, err := os.CreateTemp(s.spillDir, "objects-")
 	if err != nil {
-		return fmt.Errorf("opening a pack to spill %d objects: %w", len(objects), err)
+		return fmt.Errorf("spilling objects to disk: %w", err)
 	}
-	if err := writePack(w, objects); err != nil {
-		_ = w.Close()
-		return fmt.Errorf("spilling %d objects to disk: %w", len(objects), err)
+	w := bufio.NewWriterSize(f, 1<<20)
+	index := make(map[plumbing.Hash]spilledObject, len(s.mem))
+	var offset int64
+	for h, p := range s.mem {
+		if _, err := w.Write(p.z); err != nil {
+			_ = f.Close()
+			return fmt.Errorf("spilling objects to %s: %w", f.Name(), err)
+		}
+		index[h] = spilledObject{file: len(s.spillFiles), offset: offset, length: int32(len(p.z)), typ: p.typ, size: p.size}
+		offset += int64(len(p.z))
 	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("spilling %d objects to disk: %w", len(objects), err)
+	if err := w.Flush(); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("spilling objects to %s: %w", f.Name(), err)
+	}
+	s.spillFiles = append(s.spillFiles, f)
+	for h, sp := range index {
+		s.spilled[h] = sp
 	}
 	s.mem = map[plumbing.Hash]packedObject{}
 	s.memBytes = 0
 	return nil
+}
+
+// dropSpilled deletes the spill files. The Writer calls it when nothing is left to push: spilled
+// objects are then on the remote, and the decoded tree and the remote keep what is needed later.
+func (s *objectStore) dropSpilled() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.spillFiles {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+	}
+	s.spillFiles = nil
+	s.spilled = map[plumbing.Hash]spilledObject{}
 }
 
 // pack encodes the given objects as a packfile, as a push sends them.
@@ -133,20 +201,21 @@ func (s *objectStore) pack(hashes []plumbing.Hash) ([]byte, error) {
 	objects := make([]packedObject, 0, len(hashes))
 	size := 32
 	for _, h := range hashes {
-		s.mu.RLock()
-		packed, ok := s.mem[h]
-		s.mu.RUnlock()
+		p, ok, err := s.packed(h)
+		if err != nil {
+			return nil, err
+		}
 		if !ok {
 			obj, err := s.Storage.EncodedObject(plumbing.AnyObject, h)
 			if err != nil {
 				return nil, fmt.Errorf("packing object %s: %w", h, err)
 			}
-			if packed, err = compressObject(obj); err != nil {
+			if p, err = compressObject(obj); err != nil {
 				return nil, err
 			}
 		}
-		objects = append(objects, packed)
-		size += len(packed.z) + 10
+		objects = append(objects, p)
+		size += len(p.z) + 10
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size))
 	if err := writePack(buf, objects); err != nil {
