@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -52,19 +51,13 @@ type GitProviderReconciler struct {
 
 var _ reconcile.Reconciler = (*GitProviderReconciler)(nil)
 
-func (r *GitProviderReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
-	provider := &configv1alpha1.GitProvider{}
-	if err := r.Client.Get(ctx, req.NamespacedName, provider); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	patch := client.MergeFrom(provider.DeepCopy())
-	defer func() {
-		provider.Status.ObservedGeneration = provider.Generation
-		if perr := r.Client.Status().Patch(ctx, provider, patch); perr != nil {
-			err = errors.Join(err, fmt.Errorf("patching status of GitProvider %s: %w", req.NamespacedName, perr))
-		}
-	}()
+func (r *GitProviderReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return reconcileStatus(ctx, r.Client, "GitProvider", req.NamespacedName, &configv1alpha1.GitProvider{},
+		func(p *configv1alpha1.GitProvider) *int64 { return &p.Status.ObservedGeneration },
+		func(p *configv1alpha1.GitProvider) (ctrl.Result, error) { return r.reconcile(ctx, p) })
+}
 
+func (r *GitProviderReconciler) reconcile(ctx context.Context, provider *configv1alpha1.GitProvider) (ctrl.Result, error) {
 	branches, stepErr := r.check(ctx, provider)
 	now := metav1.Now()
 	provider.Status.LastCheckedTime = &now

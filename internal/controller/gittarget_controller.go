@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -29,19 +28,13 @@ type GitTargetReconciler struct {
 
 var _ reconcile.Reconciler = (*GitTargetReconciler)(nil)
 
-func (r *GitTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
-	target := &configv1alpha1.GitTarget{}
-	if err := r.Client.Get(ctx, req.NamespacedName, target); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	patch := client.MergeFrom(target.DeepCopy())
-	defer func() {
-		target.Status.ObservedGeneration = target.Generation
-		if perr := r.Client.Status().Patch(ctx, target, patch); perr != nil {
-			err = errors.Join(err, fmt.Errorf("patching status of GitTarget %s: %w", req.NamespacedName, perr))
-		}
-	}()
+func (r *GitTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return reconcileStatus(ctx, r.Client, "GitTarget", req.NamespacedName, &configv1alpha1.GitTarget{},
+		func(t *configv1alpha1.GitTarget) *int64 { return &t.Status.ObservedGeneration },
+		func(t *configv1alpha1.GitTarget) (ctrl.Result, error) { return r.reconcile(ctx, t) })
+}
 
+func (r *GitTargetReconciler) reconcile(ctx context.Context, target *configv1alpha1.GitTarget) (ctrl.Result, error) {
 	if serr := r.validate(ctx, target); serr != nil {
 		stalled := serr.reason == configv1alpha1.ReasonBranchNotAllowed || serr.reason == configv1alpha1.ReasonPathConflict
 		setReady(r.Recorder, target, &target.Status.Conditions, target.Generation, false, serr.reason, serr.Error(), stalled)

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -101,48 +100,34 @@ func (r *ruleResolver) targetReady(ctx context.Context, key client.ObjectKey) *s
 // WatchRuleReconciler resolves WatchRules.
 type WatchRuleReconciler struct{ ruleResolver }
 
-func (r *WatchRuleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
-	rule := &configv1alpha1.WatchRule{}
-	if err := r.Client.Get(ctx, req.NamespacedName, rule); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	patch := client.MergeFrom(rule.DeepCopy())
-	defer func() {
-		rule.Status.ObservedGeneration = rule.Generation
-		if perr := r.Client.Status().Patch(ctx, rule, patch); perr != nil {
-			err = errors.Join(err, fmt.Errorf("patching status of WatchRule %s: %w", req.NamespacedName, perr))
-		}
-	}()
-	scopes := make([]rules.Scope, len(rule.Spec.Rules))
-	for i := range scopes {
-		scopes[i] = rules.NamespacedOnly
-	}
-	target := client.ObjectKey{Namespace: rule.Namespace, Name: rule.Spec.TargetRef.Name}
-	return r.resolveInto(ctx, rule, &rule.Status, target, rule.Spec.Rules, scopes)
+func (r *WatchRuleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return reconcileStatus(ctx, r.Client, "WatchRule", req.NamespacedName, &configv1alpha1.WatchRule{},
+		func(w *configv1alpha1.WatchRule) *int64 { return &w.Status.ObservedGeneration },
+		func(rule *configv1alpha1.WatchRule) (ctrl.Result, error) {
+			scopes := make([]rules.Scope, len(rule.Spec.Rules))
+			for i := range scopes {
+				scopes[i] = rules.NamespacedOnly
+			}
+			target := client.ObjectKey{Namespace: rule.Namespace, Name: rule.Spec.TargetRef.Name}
+			return r.resolveInto(ctx, rule, &rule.Status, target, rule.Spec.Rules, scopes)
+		})
 }
 
 // ClusterWatchRuleReconciler resolves ClusterWatchRules.
 type ClusterWatchRuleReconciler struct{ ruleResolver }
 
-func (r *ClusterWatchRuleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
-	rule := &configv1alpha1.ClusterWatchRule{}
-	if err := r.Client.Get(ctx, req.NamespacedName, rule); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	patch := client.MergeFrom(rule.DeepCopy())
-	defer func() {
-		rule.Status.ObservedGeneration = rule.Generation
-		if perr := r.Client.Status().Patch(ctx, rule, patch); perr != nil {
-			err = errors.Join(err, fmt.Errorf("patching status of ClusterWatchRule %s: %w", req.Name, perr))
-		}
-	}()
-	ruleList := make([]configv1alpha1.ResourceRule, len(rule.Spec.Rules))
-	scopes := make([]rules.Scope, len(rule.Spec.Rules))
-	for i, cr := range rule.Spec.Rules {
-		ruleList[i], scopes[i] = cr.ResourceRule, rules.ScopeOf(cr.Scope)
-	}
-	target := client.ObjectKey{Namespace: rule.Spec.TargetRef.Namespace, Name: rule.Spec.TargetRef.Name}
-	return r.resolveInto(ctx, rule, &rule.Status, target, ruleList, scopes)
+func (r *ClusterWatchRuleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return reconcileStatus(ctx, r.Client, "ClusterWatchRule", req.NamespacedName, &configv1alpha1.ClusterWatchRule{},
+		func(w *configv1alpha1.ClusterWatchRule) *int64 { return &w.Status.ObservedGeneration },
+		func(rule *configv1alpha1.ClusterWatchRule) (ctrl.Result, error) {
+			ruleList := make([]configv1alpha1.ResourceRule, len(rule.Spec.Rules))
+			scopes := make([]rules.Scope, len(rule.Spec.Rules))
+			for i, cr := range rule.Spec.Rules {
+				ruleList[i], scopes[i] = cr.ResourceRule, rules.ScopeOf(cr.Scope)
+			}
+			target := client.ObjectKey{Namespace: rule.Spec.TargetRef.Namespace, Name: rule.Spec.TargetRef.Name}
+			return r.resolveInto(ctx, rule, &rule.Status, target, ruleList, scopes)
+		})
 }
 
 // SetupRuleControllers registers both rule controllers. A CRD appearing, changing or going away
