@@ -1,0 +1,107 @@
+package route
+
+import (
+	"fmt"
+	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+
+	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+)
+
+// Scope is where a rule's namespaced objects may live.
+type Scope struct {
+	// Namespace restricts to one namespace (a WatchRule's own); empty allows any.
+	Namespace string
+	// NamespaceSelector restricts to namespaces with matching labels (a ClusterWatchRule
+	// rule's); nil allows any.
+	NamespaceSelector *configv1alpha1.LabelSelector
+}
+
+// Matcher is one compiled rule.
+type Matcher struct {
+	operations map[configv1alpha1.OperationType]bool // empty: every operation
+	objects    labels.Selector
+	namespace  string
+	namespaces labels.Selector // nil: every namespace
+	// named are the resources the rule names explicitly: their controlled objects are kept,
+	// since naming ReplicaSets is asking for them.
+	named map[string]bool
+}
+
+// Compile turns a rule and its scope into a Matcher.
+func Compile(rule configv1alpha1.ResourceRule, scope Scope) (*Matcher, error) {
+	m := &Matcher{operations: map[configv1alpha1.OperationType]bool{}, namespace: scope.Namespace, named: map[string]bool{}}
+	for _, op := range rule.Operations {
+		if op == configv1alpha1.OperationAll {
+			m.operations = map[configv1alpha1.OperationType]bool{}
+			break
+		}
+		m.operations[op] = true
+	}
+	var err error
+	if m.objects, err = selector(rule.Labels); err != nil {
+		return nil, fmt.Errorf("compiling labels: %w", err)
+	}
+	if scope.NamespaceSelector != nil {
+		if m.namespaces, err = selector(scope.NamespaceSelector); err != nil {
+			return nil, fmt.Errorf("compiling namespaceSelector: %w", err)
+		}
+	}
+	for _, r := range rule.Resources {
+		if r != "*" {
+			m.named[r] = true
+		}
+	}
+	return m, nil
+}
+
+func selector(s *configv1alpha1.LabelSelector) (labels.Selector, error) {
+	if s == nil {
+		return labels.Everything(), nil
+	}
+	ls := &metav1.LabelSelector{MatchLabels: s.MatchLabels}
+	for _, e := range s.MatchExpressions {
+		ls.MatchExpressions = append(ls.MatchExpressions, metav1.LabelSelectorRequirement{
+			Key: e.Key, Operator: metav1.LabelSelectorOperator(e.Operator), Values: e.Values,
+		})
+	}
+	return metav1.LabelSelectorAsSelector(ls)
+}
+
+// Change is an observed change to one object.
+type Change struct {
+	Operation configv1alpha1.OperationType
+	Resource  string // plural resource name, as in rules
+	Object    *unstructured.Unstructured
+	// NamespaceLabels are the labels of the object's namespace (nil for cluster-scoped objects).
+	NamespaceLabels map[string]string
+}
+
+// Matches reports whether the change belongs to the rule.
+func (m *Matcher) Matches(c Change) bool {
+	if len(m.operations) > 0 && !m.operations[c.Operation] {
+		return false
+	}
+	ns := c.Object.GetNamespace()
+	if m.namespace != "" && ns != m.namespace {
+		return false
+	}
+	if m.namespaces != nil && ns != "" && !m.namespaces.Matches(labels.Set(c.NamespaceLabels)) {
+		return false
+	}
+	if !m.objects.Matches(labels.Set(c.Object.GetLabels())) {
+		return false
+	}
+	return !controlled(c.Object) || m.named[c.Resource]
+}
+
+// controlled reports whether a controller owns obj (a Deployment's ReplicaSets, their Pods):
+// derived state, which Git does not need unless asked.
+func controlled(obj *unstructured.Unstructured) bool {
+	return slices.ContainsFunc(obj.GetOwnerReferences(), func(r metav1.OwnerReference) bool {
+		return r.Controller != nil && *r.Controller
+	})
+}
