@@ -42,6 +42,8 @@ const (
 	ReasonPathConflict = "PathConflict"
 	// ReasonResourceNotFound: a rule names a resource the API server does not serve.
 	ReasonResourceNotFound = "ResourceNotFound"
+	// ReasonInvalidSelector: a rule's labels or namespaceSelector is not a valid label selector.
+	ReasonInvalidSelector = "InvalidSelector"
 	// ReasonResourcesResolved: every rule resolved to served resources.
 	ReasonResourcesResolved = "ResourcesResolved"
 	// ReasonEncryptionNotReady: no usable encryption recipient; sensitive changes are held.

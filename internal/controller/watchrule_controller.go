@@ -20,6 +20,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/route"
 	"github.com/gitops-reverser/gitops-reverser/internal/rules"
 )
 
@@ -36,7 +37,15 @@ type ruleResolver struct {
 
 // resolveInto resolves rules, writes status.resources and Ready, and says when to look again.
 func (r *ruleResolver) resolveInto(ctx context.Context, obj client.Object, status *configv1alpha1.WatchRuleStatus,
-	target client.ObjectKey, ruleList []configv1alpha1.ResourceRule, scopes []rules.Scope) (ctrl.Result, error) {
+	target client.ObjectKey, ruleList []configv1alpha1.ResourceRule, scopes []rules.Scope,
+	routeScopes []route.Scope) (ctrl.Result, error) {
+	for i, rule := range ruleList {
+		if _, err := route.Compile(rule, routeScopes[i]); err != nil {
+			setReady(r.Recorder, obj, &status.Conditions, obj.GetGeneration(), false, configv1alpha1.ReasonInvalidSelector,
+				fmt.Sprintf("rule %d: %v", i+1, err), true)
+			return ctrl.Result{}, nil
+		}
+	}
 	catalog, err := r.Catalogs.Catalog(ctx)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -105,11 +114,12 @@ func (r *WatchRuleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		func(w *configv1alpha1.WatchRule) *int64 { return &w.Status.ObservedGeneration },
 		func(rule *configv1alpha1.WatchRule) (ctrl.Result, error) {
 			scopes := make([]rules.Scope, len(rule.Spec.Rules))
+			routeScopes := make([]route.Scope, len(rule.Spec.Rules))
 			for i := range scopes {
-				scopes[i] = rules.NamespacedOnly
+				scopes[i], routeScopes[i] = rules.NamespacedOnly, route.Scope{Namespace: rule.Namespace}
 			}
 			target := client.ObjectKey{Namespace: rule.Namespace, Name: rule.Spec.TargetRef.Name}
-			return r.resolveInto(ctx, rule, &rule.Status, target, rule.Spec.Rules, scopes)
+			return r.resolveInto(ctx, rule, &rule.Status, target, rule.Spec.Rules, scopes, routeScopes)
 		})
 }
 
@@ -122,11 +132,13 @@ func (r *ClusterWatchRuleReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		func(rule *configv1alpha1.ClusterWatchRule) (ctrl.Result, error) {
 			ruleList := make([]configv1alpha1.ResourceRule, len(rule.Spec.Rules))
 			scopes := make([]rules.Scope, len(rule.Spec.Rules))
+			routeScopes := make([]route.Scope, len(rule.Spec.Rules))
 			for i, cr := range rule.Spec.Rules {
 				ruleList[i], scopes[i] = cr.ResourceRule, rules.ScopeOf(cr.Scope)
+				routeScopes[i] = route.Scope{NamespaceSelector: cr.NamespaceSelector}
 			}
 			target := client.ObjectKey{Namespace: rule.Spec.TargetRef.Namespace, Name: rule.Spec.TargetRef.Name}
-			return r.resolveInto(ctx, rule, &rule.Status, target, ruleList, scopes)
+			return r.resolveInto(ctx, rule, &rule.Status, target, ruleList, scopes, routeScopes)
 		})
 }
 

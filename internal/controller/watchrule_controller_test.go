@@ -137,3 +137,14 @@ func TestTheClusterWatchRuleSampleResolves(t *testing.T) {
 		"apps/v1/deployments namespaced=true",
 	}))
 }
+
+func TestAnInvalidLabelSelectorIsReported(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	createWatchRule(t, ns, "bad-selector", "live", configv1alpha1.ResourceRule{
+		Resources: []string{"configmaps"},
+		Labels:    &configv1alpha1.LabelSelector{MatchLabels: map[string]string{"bad key!": "x"}},
+	})
+	g.Eventually(watchRuleReady(t, ns, "bad-selector")).WithTimeout(30 * time.Second).
+		Should(MatchRegexp(`^False InvalidSelector: rule 1: compiling labels: .*bad key!`))
+}
