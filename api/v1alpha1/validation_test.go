@@ -1,7 +1,6 @@
 package v1alpha1_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,17 +21,7 @@ import (
 var env *controlplane.Env
 
 func TestMain(m *testing.M) {
-	var err error
-	env, err = controlplane.Start(context.Background(), controlplane.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	os.Exit(code)
+	controlplane.Main(m, controlplane.Options{}, &env)
 }
 
 // sample reads one of the quick start's objects from config/samples.

@@ -65,22 +65,9 @@ func providerReady(t *testing.T, ns, name string) func() string {
 	return readyOf(t, p, func() []metav1.Condition { return p.Status.Conditions })
 }
 
-type sshFixture struct {
-	server *gitserver.SSHServer
-	key    *gitserver.ClientKey
-	dir    string
-	url    string
-}
-
-func newSSH(t *testing.T) *sshFixture {
+func newSSH(t *testing.T) *gitserver.SSHRepo {
 	t.Helper()
-	root := t.TempDir()
-	key, err := gitserver.NewClientKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := gitserver.StartSSHServer(t, root, key.PublicKey)
-	return &sshFixture{server: server, key: key, dir: gitserver.NewBareRepo(t, root, "repo"), url: server.URL("repo")}
+	return gitserver.NewSSHRepo(t, "repo")
 }
 
 func TestGitProviderReportsWhetherItCanConnect(t *testing.T) {
@@ -91,8 +78,8 @@ func TestGitProviderReportsWhetherItCanConnect(t *testing.T) {
 	}
 	otherServer := newSSH(t)
 	// A known_hosts line for our server's address holding another server's host key.
-	wrongHostKey := strings.Replace(otherServer.server.KnownHosts(), otherServer.server.Addr()[strings.LastIndex(otherServer.server.Addr(), ":")+1:]+"]",
-		ssh.server.Addr()[strings.LastIndex(ssh.server.Addr(), ":")+1:]+"]", 1)
+	wrongHostKey := strings.Replace(otherServer.Server.KnownHosts(), otherServer.Server.Addr()[strings.LastIndex(otherServer.Server.Addr(), ":")+1:]+"]",
+		ssh.Server.Addr()[strings.LastIndex(ssh.Server.Addr(), ":")+1:]+"]", 1)
 
 	cases := []struct {
 		name   string
@@ -100,31 +87,31 @@ func TestGitProviderReportsWhetherItCanConnect(t *testing.T) {
 		mutate func(*configv1alpha1.GitProvider)
 		want   string
 	}{
-		{"kubernetes key names", map[string][]byte{"ssh-privatekey": ssh.key.PrivateKeyPEM, "known_hosts": []byte(ssh.server.KnownHosts())}, nil,
-			"True Connected: connected to " + ssh.url},
-		{"flux key names", map[string][]byte{"identity": ssh.key.PrivateKeyPEM, "known_hosts": []byte(ssh.server.KnownHosts())}, nil,
+		{"kubernetes key names", map[string][]byte{"ssh-privatekey": ssh.Key.PrivateKeyPEM, "known_hosts": []byte(ssh.Server.KnownHosts())}, nil,
+			"True Connected: connected to " + ssh.URL},
+		{"flux key names", map[string][]byte{"identity": ssh.Key.PrivateKeyPEM, "known_hosts": []byte(ssh.Server.KnownHosts())}, nil,
 			"True Connected"},
-		{"argo cd key name, known_hosts from a ConfigMap", map[string][]byte{"sshPrivateKey": ssh.key.PrivateKeyPEM},
+		{"argo cd key name, known_hosts from a ConfigMap", map[string][]byte{"sshPrivateKey": ssh.Key.PrivateKeyPEM},
 			func(p *configv1alpha1.GitProvider) {
 				p.Spec.KnownHosts = &configv1alpha1.KnownHostsSource{ConfigMapRef: &configv1alpha1.ConfigMapKeyReference{Name: "ssh-known-hosts"}}
 			}, "True Connected"},
-		{"wrong host key", map[string][]byte{"ssh-privatekey": ssh.key.PrivateKeyPEM, "known_hosts": []byte(wrongHostKey)}, nil,
+		{"wrong host key", map[string][]byte{"ssh-privatekey": ssh.Key.PrivateKeyPEM, "known_hosts": []byte(wrongHostKey)}, nil,
 			"False HostKeyMismatch: "},
-		{"no known_hosts", map[string][]byte{"ssh-privatekey": ssh.key.PrivateKeyPEM}, nil,
+		{"no known_hosts", map[string][]byte{"ssh-privatekey": ssh.Key.PrivateKeyPEM}, nil,
 			"False HostKeyMismatch: no known_hosts for SSH host key verification: add the host's keys (ssh-keyscan -p"},
-		{"key the server does not know", map[string][]byte{"ssh-privatekey": stranger.PrivateKeyPEM, "known_hosts": []byte(ssh.server.KnownHosts())}, nil,
+		{"key the server does not know", map[string][]byte{"ssh-privatekey": stranger.PrivateKeyPEM, "known_hosts": []byte(ssh.Server.KnownHosts())}, nil,
 			"False AuthenticationFailed: "},
-		{"garbage key", map[string][]byte{"ssh-privatekey": []byte("not a key"), "known_hosts": []byte(ssh.server.KnownHosts())}, nil,
+		{"garbage key", map[string][]byte{"ssh-privatekey": []byte("not a key"), "known_hosts": []byte(ssh.Server.KnownHosts())}, nil,
 			"False InvalidCredentials: "},
-		{"signing key that is no key", map[string][]byte{"ssh-privatekey": ssh.key.PrivateKeyPEM, "known_hosts": []byte(ssh.server.KnownHosts())},
+		{"signing key that is no key", map[string][]byte{"ssh-privatekey": ssh.Key.PrivateKeyPEM, "known_hosts": []byte(ssh.Server.KnownHosts())},
 			func(p *configv1alpha1.GitProvider) {
 				p.Spec.Signing = &configv1alpha1.CommitSigning{SecretRef: configv1alpha1.LocalObjectReference{Name: "bad-signing-key"}}
 			}, "False InvalidCredentials: signing Secret bad-signing-key: invalid credentials: reading the SSH signing key"},
-		{"signing Secret without signing.key", map[string][]byte{"ssh-privatekey": ssh.key.PrivateKeyPEM, "known_hosts": []byte(ssh.server.KnownHosts())},
+		{"signing Secret without signing.key", map[string][]byte{"ssh-privatekey": ssh.Key.PrivateKeyPEM, "known_hosts": []byte(ssh.Server.KnownHosts())},
 			func(p *configv1alpha1.GitProvider) {
 				p.Spec.Signing = &configv1alpha1.CommitSigning{SecretRef: configv1alpha1.LocalObjectReference{Name: "git-creds"}}
 			}, "False InvalidCredentials: signing Secret git-creds has no key signing.key"},
-		{"usable signing key", map[string][]byte{"ssh-privatekey": ssh.key.PrivateKeyPEM, "known_hosts": []byte(ssh.server.KnownHosts())},
+		{"usable signing key", map[string][]byte{"ssh-privatekey": ssh.Key.PrivateKeyPEM, "known_hosts": []byte(ssh.Server.KnownHosts())},
 			func(p *configv1alpha1.GitProvider) {
 				p.Spec.Signing = &configv1alpha1.CommitSigning{SecretRef: configv1alpha1.LocalObjectReference{Name: "good-signing-key"}}
 			}, "True Connected"},
@@ -138,15 +125,15 @@ func TestGitProviderReportsWhetherItCanConnect(t *testing.T) {
 			createSecret(t, ns, "good-signing-key", map[string][]byte{"signing.key": stranger.PrivateKeyPEM})
 			g.Expect(env.Client.Create(t.Context(), &corev1.ConfigMap{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ssh-known-hosts"},
-				Data:       map[string]string{"known_hosts": ssh.server.KnownHosts()},
+				Data:       map[string]string{"known_hosts": ssh.Server.KnownHosts()},
 			})).To(Succeed())
-			createProvider(t, ns, "repo", ssh.url, func(p *configv1alpha1.GitProvider) {
+			createProvider(t, ns, "repo", ssh.URL, func(p *configv1alpha1.GitProvider) {
 				if tc.mutate != nil {
 					tc.mutate(p)
 				}
 			})
 			g.Eventually(providerReady(t, ns, "repo")).WithTimeout(30 * time.Second).Should(HavePrefix(tc.want))
-			g.Expect(gitserver.Refs(t, ssh.dir)).To(BeEmpty(), "a check must never write")
+			g.Expect(gitserver.Refs(t, ssh.Dir)).To(BeEmpty(), "a check must never write")
 		})
 	}
 }
@@ -155,23 +142,23 @@ func TestGitProviderFollowsItsSecretAndTheRemote(t *testing.T) {
 	g := NewWithT(t)
 	ssh := newSSH(t)
 	ns := newNamespace(t)
-	createProvider(t, ns, "repo", ssh.url)
+	createProvider(t, ns, "repo", ssh.URL)
 	g.Eventually(providerReady(t, ns, "repo")).WithTimeout(30 * time.Second).
 		Should(Equal(fmt.Sprintf("False SecretNotFound: Secret git-creds not found in namespace %s", ns)))
 
 	// Creating the Secret is enough: the controller watches it.
-	createSecret(t, ns, "git-creds", map[string][]byte{"ssh-privatekey": ssh.key.PrivateKeyPEM, "known_hosts": []byte(ssh.server.KnownHosts())})
+	createSecret(t, ns, "git-creds", map[string][]byte{"ssh-privatekey": ssh.Key.PrivateKeyPEM, "known_hosts": []byte(ssh.Server.KnownHosts())})
 	g.Eventually(providerReady(t, ns, "repo")).WithTimeout(30 * time.Second).Should(HavePrefix("True Connected"))
 
 	// The remote goes away and comes back.
-	g.Expect(ssh.server.Stop()).To(Succeed())
+	g.Expect(ssh.Server.Stop()).To(Succeed())
 	p := &configv1alpha1.GitProvider{}
 	g.Expect(env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "repo"}, p)).To(Succeed())
 	patch := client.MergeFrom(p.DeepCopy())
 	p.Spec.Push.MaxCommits = ptr(int32(5)) // any spec change makes the controller look again now
 	g.Expect(env.Client.Patch(t.Context(), p, patch)).To(Succeed())
 	g.Eventually(providerReady(t, ns, "repo")).WithTimeout(30 * time.Second).Should(MatchRegexp(`^False Unreachable: .*connection refused`))
-	g.Expect(ssh.server.Start()).To(Succeed())
+	g.Expect(ssh.Server.Start()).To(Succeed())
 	g.Eventually(providerReady(t, ns, "repo")).WithTimeout(30 * time.Second).Should(HavePrefix("True Connected"))
 
 	// Every transition was announced with an Event (they are recorded asynchronously).
@@ -211,16 +198,16 @@ func TestAFailingWriterShowsOnItsProvider(t *testing.T) {
 	g := NewWithT(t)
 	ssh := newSSH(t)
 	ns := newNamespace(t)
-	createSecret(t, ns, "git-creds", map[string][]byte{"ssh-privatekey": ssh.key.PrivateKeyPEM, "known_hosts": []byte(ssh.server.KnownHosts())})
-	createProvider(t, ns, "repo", ssh.url)
+	createSecret(t, ns, "git-creds", map[string][]byte{"ssh-privatekey": ssh.Key.PrivateKeyPEM, "known_hosts": []byte(ssh.Server.KnownHosts())})
+	createProvider(t, ns, "repo", ssh.URL)
 	g.Eventually(providerReady(t, ns, "repo")).WithTimeout(30 * time.Second).Should(HavePrefix("True Connected"))
 
 	// A writer of this repository whose pushes are refused (say, its deploy key was revoked).
 	revoked, err := gitserver.NewClientKey()
 	g.Expect(err).NotTo(HaveOccurred())
-	key := gitwriter.Key{URL: ssh.url, Branch: "main"}
+	key := gitwriter.Key{URL: ssh.URL, Branch: "main"}
 	w, err := registry.Acquire(t.Context(), "test", key, gitwriter.Settings{
-		Credentials: gitwriter.Credentials{SSHPrivateKey: revoked.PrivateKeyPEM, KnownHosts: []byte(ssh.server.KnownHosts())},
+		Credentials: gitwriter.Credentials{SSHPrivateKey: revoked.PrivateKeyPEM, KnownHosts: []byte(ssh.Server.KnownHosts())},
 		Push:        gitwriter.PushPolicy{MaxCommits: 1},
 	})
 	g.Expect(err).NotTo(HaveOccurred())

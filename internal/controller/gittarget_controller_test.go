@@ -29,11 +29,11 @@ func targetReady(t *testing.T, ns, name string) func() string {
 }
 
 // connectedProvider creates a GitProvider for a real repository over SSH and waits until it is Ready.
-func connectedProvider(t *testing.T, ns, name string, allowed ...string) *sshFixture {
+func connectedProvider(t *testing.T, ns, name string, allowed ...string) *gitserver.SSHRepo {
 	t.Helper()
 	ssh := newSSH(t)
-	createSecret(t, ns, "git-creds", map[string][]byte{"ssh-privatekey": ssh.key.PrivateKeyPEM, "known_hosts": []byte(ssh.server.KnownHosts())})
-	createProvider(t, ns, name, ssh.url, func(p *configv1alpha1.GitProvider) { p.Spec.AllowedBranches = allowed })
+	createSecret(t, ns, "git-creds", map[string][]byte{"ssh-privatekey": ssh.Key.PrivateKeyPEM, "known_hosts": []byte(ssh.Server.KnownHosts())})
+	createProvider(t, ns, name, ssh.URL, func(p *configv1alpha1.GitProvider) { p.Spec.AllowedBranches = allowed })
 	NewWithT(t).Eventually(providerReady(t, ns, name)).WithTimeout(30 * time.Second).Should(HavePrefix("True Connected"))
 	return ssh
 }
@@ -53,7 +53,7 @@ func TestGitTargetOnADisallowedBranchIsNotReadyAndWritesNothing(t *testing.T) {
 	createTarget(t, ns, "sneaky", "repo", "hotfix", "live")
 	g.Eventually(targetReady(t, ns, "sneaky")).WithTimeout(30 * time.Second).
 		Should(Equal("False BranchNotAllowed: branch hotfix does not match allowedBranches [main env/*] of GitProvider repo"))
-	g.Expect(gitserver.Refs(t, ssh.dir)).To(BeEmpty())
+	g.Expect(gitserver.Refs(t, ssh.Dir)).To(BeEmpty())
 
 	// Allowing the branch on the provider is enough.
 	p := &configv1alpha1.GitProvider{}

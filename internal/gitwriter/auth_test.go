@@ -22,11 +22,11 @@ func TestPassphraseProtectedSSHKey(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	sshPub, err := ssh.NewPublicKey(pub)
 	g.Expect(err).NotTo(HaveOccurred())
-	remote.server.Authorize(sshPub)
+	remote.Server.Authorize(sshPub)
 
 	// Flux keeps the passphrase under "password", Kubernetes-style Secrets under "passphrase".
 	creds := CredentialsFromSecret(map[string][]byte{
-		"identity": pem.EncodeToMemory(block), "password": []byte("correct horse"), "known_hosts": []byte(remote.server.KnownHosts()),
+		"identity": pem.EncodeToMemory(block), "password": []byte("correct horse"), "known_hosts": []byte(remote.Server.KnownHosts()),
 	})
 	cfg := remote.config(t, "main")
 	cfg.Credentials = creds
@@ -34,7 +34,7 @@ func TestPassphraseProtectedSSHKey(t *testing.T) {
 	_, err = w.Commit(t.Context(), configMapChange(alice, 1, "v1"))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(w.Flush(t.Context())).To(Succeed())
-	g.Expect(subjects(t, remote.dir, "main")).To(HaveLen(1))
+	g.Expect(subjects(t, remote.Dir, "main")).To(HaveLen(1))
 
 	cfg = remote.config(t, "main")
 	cfg.Credentials = creds
@@ -61,18 +61,18 @@ func TestTheRegistryRefusesADisallowedBranch(t *testing.T) {
 	g := NewWithT(t)
 	remote := newSSHRemote(t)
 	r := startRegistry(t)
-	_, err := r.Acquire(t.Context(), "GitTarget default/sneaky", Key{URL: remote.url, Branch: "hotfix"},
+	_, err := r.Acquire(t.Context(), "GitTarget default/sneaky", Key{URL: remote.URL, Branch: "hotfix"},
 		Settings{Credentials: remote.credentials(), AllowedBranches: []string{"main", "env/*"}})
 	g.Expect(err).To(MatchError(ErrBranchNotAllowed))
 	g.Expect(Classify(err)).To(Equal("BranchNotAllowed"))
-	g.Expect(r.Statuses(remote.url)).To(BeEmpty(), "no writer was started")
-	g.Expect(gitserver.Refs(t, remote.dir)).To(BeEmpty())
+	g.Expect(r.Statuses(remote.URL)).To(BeEmpty(), "no writer was started")
+	g.Expect(gitserver.Refs(t, remote.Dir)).To(BeEmpty())
 
-	w, err := r.Acquire(t.Context(), "GitTarget default/prod", Key{URL: remote.url, Branch: "env/prod"},
+	w, err := r.Acquire(t.Context(), "GitTarget default/prod", Key{URL: remote.URL, Branch: "env/prod"},
 		Settings{Credentials: remote.credentials(), AllowedBranches: []string{"main", "env/*"}, Push: PushPolicy{MaxCommits: 1}})
 	g.Expect(err).NotTo(HaveOccurred())
 	_, err = w.Commit(t.Context(), configMapChange(alice, 1, "v1"))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(w.Flush(t.Context())).To(Succeed())
-	g.Expect(gitserver.Refs(t, remote.dir)).To(HaveKey("refs/heads/env/prod"))
+	g.Expect(gitserver.Refs(t, remote.Dir)).To(HaveKey("refs/heads/env/prod"))
 }

@@ -19,16 +19,16 @@ import (
 
 // httpsRemote is a bare repository behind the real HTTPS server.
 type httpsRemote struct {
-	server *gitserver.HTTPSServer
-	dir    string
-	url    string
+	Server *gitserver.HTTPSServer
+	Dir    string
+	URL    string
 }
 
 func newHTTPSRemote(t *testing.T, creds ...gitserver.Credential) *httpsRemote {
 	t.Helper()
 	root := t.TempDir()
 	server := gitserver.StartHTTPSServer(t, root, creds...)
-	return &httpsRemote{server: server, dir: gitserver.NewBareRepo(t, root, "audit"), url: server.URL("audit")}
+	return &httpsRemote{Server: server, Dir: gitserver.NewBareRepo(t, root, "audit"), URL: server.URL("audit")}
 }
 
 // writerConfig is what sshRemote.config makes, for any URL and credentials.

@@ -41,9 +41,9 @@ func TestOutageThenRecoveryLosesNothing(t *testing.T) {
 		commit(i)
 	}
 	g.Expect(w.Flush(t.Context())).To(Succeed())
-	g.Expect(gitCLI(t, remote.dir, "rev-list", "--count", "main")).To(Equal("5"))
+	g.Expect(gitCLI(t, remote.Dir, "rev-list", "--count", "main")).To(Equal("5"))
 
-	g.Expect(remote.server.Stop()).To(Succeed())
+	g.Expect(remote.Server.Stop()).To(Succeed())
 	for i := 5; i < 35; i++ {
 		commit(i)
 	}
@@ -53,17 +53,17 @@ func TestOutageThenRecoveryLosesNothing(t *testing.T) {
 		g.Expect(st.Pending).To(BeNumerically(">", 0))
 	}).WithTimeout(30 * time.Second).WithPolling(10 * time.Millisecond).Should(Succeed())
 	g.Expect(w.Status().Pending).To(Equal(30))
-	g.Expect(gitCLI(t, remote.dir, "rev-list", "--count", "main")).To(Equal("5"))
+	g.Expect(gitCLI(t, remote.Dir, "rev-list", "--count", "main")).To(Equal("5"))
 	g.Expect(spillFilesIn(t, cfg.WorkDir)).To(BeNumerically(">=", 30), "the objects did not spill to disk")
 
-	g.Expect(remote.server.Start()).To(Succeed())
+	g.Expect(remote.Server.Start()).To(Succeed())
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	g.Expect(w.Flush(ctx)).To(Succeed())
 
-	g.Expect(subjects(t, remote.dir, "main")).To(Equal(want))
-	g.Expect(gitCLI(t, remote.dir, "show", "main:live/default/configmaps/cm-34.yaml")).To(Equal("data:\n  key: v1"))
-	gitserver.Fsck(t, remote.dir)
+	g.Expect(subjects(t, remote.Dir, "main")).To(Equal(want))
+	g.Expect(gitCLI(t, remote.Dir, "show", "main:live/default/configmaps/cm-34.yaml")).To(Equal("data:\n  key: v1"))
+	gitserver.Fsck(t, remote.Dir)
 	st := w.Status()
 	g.Expect(st.Reason).To(Equal("Connected"))
 	g.Expect(st.Pending).To(BeZero())
@@ -72,15 +72,15 @@ func TestOutageThenRecoveryLosesNothing(t *testing.T) {
 	// The Writer goes on after dropping them.
 	commit(35)
 	g.Expect(w.Flush(ctx)).To(Succeed())
-	g.Expect(gitCLI(t, remote.dir, "rev-list", "--count", "main")).To(Equal("36"))
-	gitserver.Fsck(t, remote.dir)
+	g.Expect(gitCLI(t, remote.Dir, "rev-list", "--count", "main")).To(Equal("36"))
+	gitserver.Fsck(t, remote.Dir)
 }
 
 func TestWrongHostKeyWritesNothing(t *testing.T) {
 	g := NewWithT(t)
 	remote := newSSHRemote(t)
 	cfg := remote.config(t, "main")
-	cfg.Credentials.KnownHosts = []byte(impostorKnownHosts(t, remote.server.Addr()) + "\n")
+	cfg.Credentials.KnownHosts = []byte(impostorKnownHosts(t, remote.Server.Addr()) + "\n")
 	w := start(t, cfg)
 	_, err := w.Commit(t.Context(), configMapChange(alice, 1, "v1"))
 	g.Expect(err).NotTo(HaveOccurred())
@@ -88,7 +88,7 @@ func TestWrongHostKeyWritesNothing(t *testing.T) {
 	st := eventuallyReason(t, w, "HostKeyMismatch")
 	g.Expect(st.Message).To(ContainSubstring("host key"))
 	g.Expect(st.Pending).To(Equal(1))
-	expectNoRefsForAWhile(t, remote.dir)
+	expectNoRefsForAWhile(t, remote.Dir)
 	g.Expect(w.Status().Reason).To(Equal("HostKeyMismatch"))
 }
 
@@ -103,7 +103,7 @@ func TestMissingKnownHostsFailsClosed(t *testing.T) {
 	g.Expect(err.Error()).To(ContainSubstring("known_hosts"))
 	g.Expect(err.Error()).To(ContainSubstring("add the host's keys"))
 	// The hint must scan the port the URL names, not 22.
-	_, port, splitErr := net.SplitHostPort(remote.server.Addr())
+	_, port, splitErr := net.SplitHostPort(remote.Server.Addr())
 	g.Expect(splitErr).NotTo(HaveOccurred())
 	g.Expect(err.Error()).To(ContainSubstring("ssh-keyscan -p " + port + " 127.0.0.1"))
 
@@ -125,7 +125,7 @@ func TestWrongClientKeyWritesNothing(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 
 	eventuallyReason(t, w, "AuthenticationFailed")
-	expectNoRefsForAWhile(t, remote.dir)
+	expectNoRefsForAWhile(t, remote.Dir)
 	g.Expect(w.Status().Reason).To(Equal("AuthenticationFailed"))
 }
 
@@ -153,7 +153,7 @@ func TestHTTPSWithCustomCAAndBasicAuth(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			g := NewWithT(t)
 			remote := newHTTPSRemote(t, tc.server)
-			w := start(t, writerConfig(t, remote.url, "main", tc.writer(remote.server.CAPEM())))
+			w := start(t, writerConfig(t, remote.URL, "main", tc.writer(remote.Server.CAPEM())))
 			var want []string
 			for i := range 3 {
 				_, err := w.Commit(t.Context(), configMapChange(bob, i, "v1"))
@@ -163,8 +163,8 @@ func TestHTTPSWithCustomCAAndBasicAuth(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 			defer cancel()
 			g.Expect(w.Flush(ctx)).To(Succeed())
-			g.Expect(subjects(t, remote.dir, "main")).To(Equal(want))
-			gitserver.Fsck(t, remote.dir)
+			g.Expect(subjects(t, remote.Dir, "main")).To(Equal(want))
+			gitserver.Fsck(t, remote.Dir)
 			g.Expect(w.Status().Reason).To(Equal("Connected"))
 		})
 	}
@@ -174,23 +174,23 @@ func TestHTTPSWrongPasswordAndMissingCA(t *testing.T) {
 	t.Run("wrong password", func(t *testing.T) {
 		g := NewWithT(t)
 		remote := newHTTPSRemote(t, gitserver.Credential{Username: "u", Password: "p"})
-		creds := Credentials{Username: "u", Password: "not-p", CABundle: remote.server.CAPEM()}
-		w := start(t, writerConfig(t, remote.url, "main", creds))
+		creds := Credentials{Username: "u", Password: "not-p", CABundle: remote.Server.CAPEM()}
+		w := start(t, writerConfig(t, remote.URL, "main", creds))
 		_, err := w.Commit(t.Context(), configMapChange(alice, 1, "v1"))
 		g.Expect(err).NotTo(HaveOccurred())
 		eventuallyReason(t, w, "AuthenticationFailed")
-		expectNoRefsForAWhile(t, remote.dir)
+		expectNoRefsForAWhile(t, remote.Dir)
 	})
 	t.Run("missing CA", func(t *testing.T) {
 		g := NewWithT(t)
 		remote := newHTTPSRemote(t, gitserver.Credential{Username: "u", Password: "p"})
-		w := start(t, writerConfig(t, remote.url, "main", Credentials{Username: "u", Password: "p"}))
+		w := start(t, writerConfig(t, remote.URL, "main", Credentials{Username: "u", Password: "p"}))
 		_, err := w.Commit(t.Context(), configMapChange(alice, 1, "v1"))
 		g.Expect(err).NotTo(HaveOccurred())
 		st := eventuallyReason(t, w, "Unreachable")
 		g.Expect(st.Message).To(ContainSubstring("x509"))
 		g.Expect(st.Message).To(ContainSubstring("certificate"))
-		expectNoRefsForAWhile(t, remote.dir)
+		expectNoRefsForAWhile(t, remote.Dir)
 	})
 }
 
@@ -259,17 +259,17 @@ func TestPushPolicyBatchesByCountAndInterval(t *testing.T) {
 	cfg.Clock = fakeClock
 	w := startSynced(t, cfg)
 	commitsOnRemote := func() string {
-		if !hasBranch(t, remote.dir, "main") {
+		if !hasBranch(t, remote.Dir, "main") {
 			return "0"
 		}
-		return gitCLI(t, remote.dir, "rev-list", "--count", "main")
+		return gitCLI(t, remote.Dir, "rev-list", "--count", "main")
 	}
 
 	for i := range 2 {
 		_, err := w.Commit(t.Context(), configMapChange(alice, i, "v1"))
 		g.Expect(err).NotTo(HaveOccurred())
 	}
-	g.Consistently(func() bool { return hasBranch(t, remote.dir, "main") }).
+	g.Consistently(func() bool { return hasBranch(t, remote.Dir, "main") }).
 		WithTimeout(500 * time.Millisecond).WithPolling(50 * time.Millisecond).Should(BeFalse())
 	g.Expect(w.Status().Pending).To(Equal(2))
 
@@ -289,11 +289,11 @@ func TestPushPolicyBatchesByCountAndInterval(t *testing.T) {
 	g.Consistently(commitsOnRemote).WithTimeout(300 * time.Millisecond).WithPolling(50 * time.Millisecond).Should(Equal("3"))
 	fakeClock.Step(time.Second)
 	g.Eventually(commitsOnRemote).WithTimeout(30 * time.Second).WithPolling(20 * time.Millisecond).Should(Equal("4"))
-	g.Expect(subjects(t, remote.dir, "main")).To(Equal([]string{
+	g.Expect(subjects(t, remote.Dir, "main")).To(Equal([]string{
 		"[UPDATE] configmaps default/cm-0", "[UPDATE] configmaps default/cm-1",
 		"[UPDATE] configmaps default/cm-2", "[UPDATE] configmaps default/cm-3",
 	}))
-	gitserver.Fsck(t, remote.dir)
+	gitserver.Fsck(t, remote.Dir)
 }
 
 func TestPushPolicyDueAt(t *testing.T) {
@@ -345,7 +345,7 @@ func TestRetryBackoff(t *testing.T) {
 func TestRefMovedDuringPushIsAConflict(t *testing.T) {
 	g := NewWithT(t)
 	remote := newSSHRemote(t)
-	sneaked := sneakOnce(t, remote.dir, "main")
+	sneaked := sneakOnce(t, remote.Dir, "main")
 	cfg := remote.config(t, "main")
 	metrics, err := NewMetrics(prometheus.NewRegistry())
 	g.Expect(err).NotTo(HaveOccurred())
@@ -367,13 +367,13 @@ func TestRefMovedDuringPushIsAConflict(t *testing.T) {
 		cancel()
 	}
 
-	g.Expect(subjects(t, remote.dir, "main")).To(Equal([]string{
+	g.Expect(subjects(t, remote.Dir, "main")).To(Equal([]string{
 		"[UPDATE] configmaps default/cm-0", sneaked, "[UPDATE] configmaps default/cm-1"}))
-	g.Expect(testutil.ToFloat64(metrics.conflicts.WithLabelValues(repoLabel(remote.url), "main"))).To(BeNumerically(">=", 1))
+	g.Expect(testutil.ToFloat64(metrics.conflicts.WithLabelValues(repoLabel(remote.URL), "main"))).To(BeNumerically(">=", 1))
 	mu.Lock()
 	g.Expect(reasons).NotTo(ContainElement("PushRejected"), "reasons reported: %v", reasons)
 	mu.Unlock()
-	gitserver.Fsck(t, remote.dir)
+	gitserver.Fsck(t, remote.Dir)
 }
 
 // A hook that refuses the push is a rejection, not a conflict: reported, retried with backoff,
@@ -385,9 +385,9 @@ func TestHookRefusalIsPushRejected(t *testing.T) {
 	_, err := w.Commit(t.Context(), configMapChange(alice, 0, "v1"))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(w.Flush(t.Context())).To(Succeed())
-	before := gitserver.Refs(t, remote.dir)
+	before := gitserver.Refs(t, remote.Dir)
 
-	hook := filepath.Join(remote.dir, "hooks", "pre-receive")
+	hook := filepath.Join(remote.Dir, "hooks", "pre-receive")
 	writeFile(t, hook, "#!/bin/sh\necho 'main is frozen' >&2\nexit 1\n")
 	g.Expect(os.Chmod(hook, 0o755)).To(Succeed())
 	_, err = w.Commit(t.Context(), configMapChange(alice, 1, "v1"))
@@ -395,14 +395,14 @@ func TestHookRefusalIsPushRejected(t *testing.T) {
 	st := eventuallyReason(t, w, "PushRejected")
 	g.Expect(st.Message).To(ContainSubstring("declined"))
 	g.Expect(st.Pending).To(Equal(1))
-	g.Consistently(func() map[string]string { return gitserver.Refs(t, remote.dir) }).
+	g.Consistently(func() map[string]string { return gitserver.Refs(t, remote.Dir) }).
 		WithTimeout(500 * time.Millisecond).WithPolling(50 * time.Millisecond).Should(Equal(before))
 
 	g.Expect(os.Remove(hook)).To(Succeed())
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	g.Expect(w.Flush(ctx)).To(Succeed())
-	g.Expect(subjects(t, remote.dir, "main")).To(Equal([]string{
+	g.Expect(subjects(t, remote.Dir, "main")).To(Equal([]string{
 		"[UPDATE] configmaps default/cm-0", "[UPDATE] configmaps default/cm-1"}))
 	g.Expect(w.Status().Reason).To(Equal("Connected"))
 }

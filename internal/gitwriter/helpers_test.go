@@ -16,33 +16,21 @@ import (
 )
 
 // sshRemote is a bare repository behind the real SSH server, and a client key it accepts.
-type sshRemote struct {
-	root   string
-	server *gitserver.SSHServer
-	key    *gitserver.ClientKey
-	dir    string // the bare repository on disk
-	url    string
-}
+type sshRemote struct{ *gitserver.SSHRepo }
 
 func newSSHRemote(t *testing.T) *sshRemote {
 	t.Helper()
-	root := t.TempDir()
-	key, err := gitserver.NewClientKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := gitserver.StartSSHServer(t, root, key.PublicKey)
-	return &sshRemote{root: root, server: server, key: key, dir: gitserver.NewBareRepo(t, root, "audit"), url: server.URL("audit")}
+	return &sshRemote{gitserver.NewSSHRepo(t, "audit")}
 }
 
 func (r *sshRemote) credentials() Credentials {
-	return Credentials{SSHPrivateKey: r.key.PrivateKeyPEM, KnownHosts: []byte(r.server.KnownHosts())}
+	return Credentials{SSHPrivateKey: r.Key.PrivateKeyPEM, KnownHosts: []byte(r.Server.KnownHosts())}
 }
 
 // config is a Writer configuration for branch with fast retries, logging to the test.
 func (r *sshRemote) config(t *testing.T, branch string) Config {
 	return Config{
-		URL:         r.url,
+		URL:         r.URL,
 		Branch:      branch,
 		Credentials: r.credentials(),
 		WorkDir:     filepath.Join(t.TempDir(), "work"),
@@ -145,13 +133,13 @@ func cliClone(t *testing.T, dir, branch string) (string, []string) {
 func (r *sshRemote) useOverSSH(t *testing.T, clone string, env []string) {
 	t.Helper()
 	dir := t.TempDir()
-	writeFile(t, dir+"/id", string(r.key.PrivateKeyPEM))
+	writeFile(t, dir+"/id", string(r.Key.PrivateKeyPEM))
 	if err := os.Chmod(dir+"/id", 0o600); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, dir+"/known_hosts", r.server.KnownHosts()+"\n")
+	writeFile(t, dir+"/known_hosts", r.Server.KnownHosts()+"\n")
 	sshCommand := fmt.Sprintf("ssh -F /dev/null -i %s/id -o IdentitiesOnly=yes -o UserKnownHostsFile=%s/known_hosts -o StrictHostKeyChecking=yes", dir, dir)
-	for _, args := range [][]string{{"remote", "set-url", "origin", r.url}, {"config", "core.sshCommand", sshCommand}} {
+	for _, args := range [][]string{{"remote", "set-url", "origin", r.URL}, {"config", "core.sshCommand", sshCommand}} {
 		if _, err := gitserver.Run(t.Context(), clone, env, args...); err != nil {
 			t.Fatal(err)
 		}

@@ -42,7 +42,7 @@ func TestSSHSignedCommitsVerifyWithGit(t *testing.T) {
 
 	allowed := filepath.Join(t.TempDir(), "allowed_signers")
 	g.Expect(os.WriteFile(allowed, []byte("operator@example.com "+string(key.AuthorizedKey)), 0o600)).To(Succeed())
-	out, err := verifyCommit(t, remote.dir, nil, "-c", "gpg.format=ssh", "-c", "gpg.ssh.allowedSignersFile="+allowed)
+	out, err := verifyCommit(t, remote.Dir, nil, "-c", "gpg.format=ssh", "-c", "gpg.ssh.allowedSignersFile="+allowed)
 	g.Expect(err).NotTo(HaveOccurred(), out)
 	g.Expect(out).To(ContainSubstring(`Good "git" signature for operator@example.com`))
 
@@ -50,9 +50,9 @@ func TestSSHSignedCommitsVerifyWithGit(t *testing.T) {
 	other, err := gitserver.NewClientKey()
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(os.WriteFile(allowed, []byte("operator@example.com "+string(other.AuthorizedKey)), 0o600)).To(Succeed())
-	_, err = verifyCommit(t, remote.dir, nil, "-c", "gpg.format=ssh", "-c", "gpg.ssh.allowedSignersFile="+allowed)
+	_, err = verifyCommit(t, remote.Dir, nil, "-c", "gpg.format=ssh", "-c", "gpg.ssh.allowedSignersFile="+allowed)
 	g.Expect(err).To(HaveOccurred())
-	gitserver.Fsck(t, remote.dir)
+	gitserver.Fsck(t, remote.Dir)
 }
 
 func TestOpenPGPSignedCommitsVerifyWithGit(t *testing.T) {
@@ -85,12 +85,12 @@ func TestOpenPGPSignedCommitsVerifyWithGit(t *testing.T) {
 	imp.Stdin = &public
 	out, err := imp.CombinedOutput()
 	g.Expect(err).NotTo(HaveOccurred(), string(out))
-	out2, err := verifyCommit(t, remote.dir, []string{"GNUPGHOME=" + gnupg})
+	out2, err := verifyCommit(t, remote.Dir, []string{"GNUPGHOME=" + gnupg})
 	g.Expect(err).NotTo(HaveOccurred(), out2)
 	g.Expect(out2).To(ContainSubstring(`Good signature from "gitops-reverser <operator@example.com>"`))
 
 	// With an empty keyring git cannot verify the signature.
-	_, err = verifyCommit(t, remote.dir, []string{"GNUPGHOME=" + t.TempDir()})
+	_, err = verifyCommit(t, remote.Dir, []string{"GNUPGHOME=" + t.TempDir()})
 	g.Expect(err).To(HaveOccurred())
 }
 

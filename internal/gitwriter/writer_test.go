@@ -48,12 +48,12 @@ func TestCommitsArriveInOrderWithAuthorCommitterAndTrailers(t *testing.T) {
 	want = append(want, "alice|alice@cluster.kubernetes.invalid|gitops-reverser|operator@example.com|[DELETE] configmaps default/cm-0|")
 	g.Expect(w.Flush(t.Context())).To(Succeed())
 
-	got := lines(gitCLI(t, remote.dir, "log", "--reverse", "--format=%an|%ae|%cn|%ce|%s|%(trailers:key=Kubernetes-User,valueonly,separator=)", "main"))
+	got := lines(gitCLI(t, remote.Dir, "log", "--reverse", "--format=%an|%ae|%cn|%ce|%s|%(trailers:key=Kubernetes-User,valueonly,separator=)", "main"))
 	g.Expect(got).To(Equal(want))
-	g.Expect(gitCLI(t, remote.dir, "show", "main:live/default/configmaps/cm-7.yaml")).To(Equal("data:\n  key: v1"))
-	g.Expect(gitCLI(t, remote.dir, "ls-tree", "-r", "--name-only", "main")).NotTo(ContainSubstring("cm-0.yaml"))
-	g.Expect(gitCLI(t, remote.dir, "log", "-1", "--format=%aI", "main~1")).To(Equal("2026-11-21T12:00:19+00:00"))
-	gitserver.Fsck(t, remote.dir)
+	g.Expect(gitCLI(t, remote.Dir, "show", "main:live/default/configmaps/cm-7.yaml")).To(Equal("data:\n  key: v1"))
+	g.Expect(gitCLI(t, remote.Dir, "ls-tree", "-r", "--name-only", "main")).NotTo(ContainSubstring("cm-0.yaml"))
+	g.Expect(gitCLI(t, remote.Dir, "log", "-1", "--format=%aI", "main~1")).To(Equal("2026-11-21T12:00:19+00:00"))
+	gitserver.Fsck(t, remote.Dir)
 	g.Expect(w.Status().Reason).To(Equal("Connected"))
 	g.Expect(w.Status().Pending).To(BeZero())
 }
@@ -65,37 +65,37 @@ func TestEmptyRemoteGetsTheBranchAsItsFirstCommit(t *testing.T) {
 	_, err := w.Commit(t.Context(), configMapChange(alice, 1, "v1"))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(w.Flush(t.Context())).To(Succeed())
-	g.Expect(gitCLI(t, remote.dir, "rev-list", "--count", "audit")).To(Equal("1"))
-	g.Expect(gitCLI(t, remote.dir, "log", "--format=%P", "audit")).To(BeEmpty())
-	gitserver.Fsck(t, remote.dir)
+	g.Expect(gitCLI(t, remote.Dir, "rev-list", "--count", "audit")).To(Equal("1"))
+	g.Expect(gitCLI(t, remote.Dir, "log", "--format=%P", "audit")).To(BeEmpty())
+	gitserver.Fsck(t, remote.Dir)
 }
 
 func TestMissingBranchIsCreatedFromTheDefaultBranch(t *testing.T) {
 	g := NewWithT(t)
 	remote := newSSHRemote(t)
-	clone, env := cliClone(t, remote.dir, "main")
+	clone, env := cliClone(t, remote.Dir, "main")
 	writeFile(t, clone+"/README.md", "hello\n")
 	for _, args := range [][]string{{"add", "."}, {"commit", "-qm", "initial"}, {"push", "-q", "origin", "main"}} {
 		_, err := gitserver.Run(t.Context(), clone, env, args...)
 		g.Expect(err).NotTo(HaveOccurred())
 	}
-	mainTip := gitCLI(t, remote.dir, "rev-parse", "main")
+	mainTip := gitCLI(t, remote.Dir, "rev-parse", "main")
 
 	w := start(t, remote.config(t, "gitops-reverser"))
 	_, err := w.Commit(t.Context(), configMapChange(alice, 1, "v1"))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(w.Flush(t.Context())).To(Succeed())
 
-	g.Expect(gitCLI(t, remote.dir, "rev-parse", "gitops-reverser~1")).To(Equal(mainTip))
-	g.Expect(gitCLI(t, remote.dir, "show", "gitops-reverser:README.md")).To(Equal("hello"))
-	g.Expect(gitCLI(t, remote.dir, "rev-parse", "main")).To(Equal(mainTip), "main must not move")
-	gitserver.Fsck(t, remote.dir)
+	g.Expect(gitCLI(t, remote.Dir, "rev-parse", "gitops-reverser~1")).To(Equal(mainTip))
+	g.Expect(gitCLI(t, remote.Dir, "show", "gitops-reverser:README.md")).To(Equal("hello"))
+	g.Expect(gitCLI(t, remote.Dir, "rev-parse", "main")).To(Equal(mainTip), "main must not move")
+	gitserver.Fsck(t, remote.Dir)
 }
 
 func TestAConcurrentPusherAndTheWriterLoseNothing(t *testing.T) {
 	g := NewWithT(t)
 	remote := newSSHRemote(t)
-	clone, env := cliClone(t, remote.dir, "main")
+	clone, env := cliClone(t, remote.Dir, "main")
 	remote.useOverSSH(t, clone, env)
 	writeFile(t, clone+"/people/README.md", "people write here\n")
 	for _, args := range [][]string{{"add", "."}, {"commit", "-qm", "carol-0"}, {"push", "-q", "origin", "main"}} {
@@ -166,10 +166,10 @@ func TestAConcurrentPusherAndTheWriterLoseNothing(t *testing.T) {
 	close(stop)
 	carols := int(carolPushed.Load())
 	g.Expect(carols).To(Equal(10))
-	conflicts := testutil.ToFloat64(metrics.conflicts.WithLabelValues(repoLabel(remote.url), "main"))
+	conflicts := testutil.ToFloat64(metrics.conflicts.WithLabelValues(repoLabel(remote.URL), "main"))
 	g.Expect(conflicts).To(BeNumerically(">", 0), "the two pushers never met; the test proved nothing")
 
-	got := subjects(t, remote.dir, "main")
+	got := subjects(t, remote.Dir, "main")
 	seen := map[string]int{}
 	var oursInOrder []string
 	for _, s := range got {
@@ -185,10 +185,10 @@ func TestAConcurrentPusherAndTheWriterLoseNothing(t *testing.T) {
 	for i := 0; i <= carols; i++ {
 		g.Expect(seen[fmt.Sprintf("carol-%d", i)]).To(Equal(1), "carol's commit %d", i)
 	}
-	files := gitCLI(t, remote.dir, "ls-tree", "-r", "--name-only", "main")
+	files := gitCLI(t, remote.Dir, "ls-tree", "-r", "--name-only", "main")
 	g.Expect(strings.Count(files, "live/default/configmaps/")).To(Equal(ours))
 	g.Expect(strings.Count(files, "people/carol-")).To(Equal(carols))
-	gitserver.Fsck(t, remote.dir)
+	gitserver.Fsck(t, remote.Dir)
 	t.Logf("%d commits of ours and %d of carol's; %v conflicts replayed", ours, carols, conflicts)
 }
 
@@ -203,7 +203,7 @@ func TestReplayKeepsOtherPeoplesCommitsAndTheClusterWins(t *testing.T) {
 	g.Expect(w.Flush(t.Context())).To(Succeed())
 
 	// A person edits the same file and another one while our next commit is pending.
-	clone, env := cliClone(t, remote.dir, "main")
+	clone, env := cliClone(t, remote.Dir, "main")
 	writeFile(t, clone+"/live/default/configmaps/cm-1.yaml", "edited by hand\n")
 	writeFile(t, clone+"/notes.md", "keep me\n")
 	for _, args := range [][]string{{"add", "."}, {"commit", "-qm", "hand edit"}, {"push", "-q", "origin", "main"}} {
@@ -214,10 +214,10 @@ func TestReplayKeepsOtherPeoplesCommitsAndTheClusterWins(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(w.Flush(t.Context())).To(Succeed())
 
-	g.Expect(subjects(t, remote.dir, "main")).To(Equal([]string{
+	g.Expect(subjects(t, remote.Dir, "main")).To(Equal([]string{
 		"[UPDATE] configmaps default/cm-1", "hand edit", "[UPDATE] configmaps default/cm-1"}))
-	g.Expect(gitCLI(t, remote.dir, "show", "main:live/default/configmaps/cm-1.yaml")).To(Equal("data:\n  key: v2"))
-	g.Expect(gitCLI(t, remote.dir, "show", "main:notes.md")).To(Equal("keep me"))
-	g.Expect(gitCLI(t, remote.dir, "log", "-1", "--format=%an", "main")).To(Equal("bob"))
-	gitserver.Fsck(t, remote.dir)
+	g.Expect(gitCLI(t, remote.Dir, "show", "main:live/default/configmaps/cm-1.yaml")).To(Equal("data:\n  key: v2"))
+	g.Expect(gitCLI(t, remote.Dir, "show", "main:notes.md")).To(Equal("keep me"))
+	g.Expect(gitCLI(t, remote.Dir, "log", "-1", "--format=%an", "main")).To(Equal("bob"))
+	gitserver.Fsck(t, remote.Dir)
 }

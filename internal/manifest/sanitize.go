@@ -323,34 +323,9 @@ func removeKeys(meta map[string]any, field string, keys []string) {
 	}
 }
 
-// removePath deletes the field at path; "*" applies the rest of the path to every list element.
-// Maps left empty by the removal are removed too.
+// removePath deletes the field at path whoever owns it: removeUnowned with no owned fields.
 func removePath(obj map[string]any, path []string) {
-	if len(path) == 0 {
-		return
-	}
-	if len(path) == 1 {
-		delete(obj, path[0])
-		return
-	}
-	next := obj[path[0]]
-	if path[1] == "*" {
-		list, _ := next.([]any)
-		for _, item := range list {
-			if m, ok := item.(map[string]any); ok {
-				removePath(m, path[2:])
-			}
-		}
-		return
-	}
-	m, ok := next.(map[string]any)
-	if !ok {
-		return
-	}
-	removePath(m, path[1:])
-	if len(m) == 0 {
-		delete(obj, path[0])
-	}
+	removeUnowned(obj, nil, path)
 }
 
 func headless(svc *unstructured.Unstructured) bool {

@@ -1,9 +1,7 @@
 package watch
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -21,17 +19,7 @@ import (
 var env *controlplane.Env
 
 func TestMain(m *testing.M) {
-	var err error
-	env, err = controlplane.Start(context.Background(), controlplane.Options{WithoutCRDs: true})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	os.Exit(code)
+	controlplane.Main(m, controlplane.Options{WithoutCRDs: true}, &env)
 }
 
 var configMaps = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}

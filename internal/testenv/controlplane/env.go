@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -127,4 +128,20 @@ func (e *Env) WriteKubeconfig(path string) error {
 		return fmt.Errorf("writing the kubeconfig %s: %w", path, err)
 	}
 	return nil
+}
+
+// Main is a test package's TestMain: it starts a control plane, points *env at it, runs the
+// package's tests, stops the control plane and exits with the tests' result.
+func Main(m *testing.M, opts Options, env **Env) {
+	e, err := Start(context.Background(), opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*env = e
+	code := m.Run()
+	if err := e.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
 }
