@@ -245,3 +245,48 @@ func newObject(t plumbing.ObjectType, content []byte) plumbing.EncodedObject {
 	_, _ = obj.Write(content) // MemoryObject.Write cannot fail
 	return obj
 }
+
+// files calls visit with the path of every file below folder ("" for the whole tree), loading
+// subtrees as it goes. A folder that does not exist has no files.
+func (t *tree) files(folder string, visit func(path string)) error {
+	n := t.root
+	if folder != "" {
+		for _, seg := range strings.Split(folder, "/") {
+			if err := t.load(n); err != nil {
+				return err
+			}
+			e := n.entries[seg]
+			if e == nil || e.mode != filemode.Dir {
+				return nil
+			}
+			if e.sub == nil {
+				e.sub = &treeNode{hash: e.hash}
+			}
+			n = e.sub
+		}
+	}
+	return t.walk(n, folder, visit)
+}
+
+func (t *tree) walk(n *treeNode, prefix string, visit func(path string)) error {
+	if err := t.load(n); err != nil {
+		return err
+	}
+	for name, e := range n.entries {
+		p := name
+		if prefix != "" {
+			p = prefix + "/" + name
+		}
+		if e.mode != filemode.Dir {
+			visit(p)
+			continue
+		}
+		if e.sub == nil {
+			e.sub = &treeNode{hash: e.hash}
+		}
+		if err := t.walk(e.sub, p, visit); err != nil {
+			return err
+		}
+	}
+	return nil
+}

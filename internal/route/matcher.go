@@ -82,21 +82,32 @@ type Change struct {
 
 // Matches reports whether the change belongs to the rule.
 func (m *Matcher) Matches(c Change) bool {
-	if len(m.operations) > 0 && !m.operations[c.Operation] {
-		return false
-	}
-	ns := c.Object.GetNamespace()
+	return m.Allows(c.Operation) && m.Selects(c.Resource, c.Object, c.NamespaceLabels)
+}
+
+// Allows reports whether the rule counts changes of kind op.
+func (m *Matcher) Allows(op configv1alpha1.OperationType) bool {
+	return len(m.operations) == 0 || m.operations[op]
+}
+
+// Selects reports whether obj, of the plural resource, is one of the rule's objects, whatever
+// happened to it. nsLabels are the labels of its namespace.
+func (m *Matcher) Selects(resource string, obj *unstructured.Unstructured, nsLabels map[string]string) bool {
+	ns := obj.GetNamespace()
 	if m.namespace != "" && ns != m.namespace {
 		return false
 	}
-	if m.namespaces != nil && ns != "" && !m.namespaces.Matches(labels.Set(c.NamespaceLabels)) {
+	if m.namespaces != nil && ns != "" && !m.namespaces.Matches(labels.Set(nsLabels)) {
 		return false
 	}
-	if !m.objects.Matches(labels.Set(c.Object.GetLabels())) {
+	if !m.objects.Matches(labels.Set(obj.GetLabels())) {
 		return false
 	}
-	return !controlled(c.Object) || m.named[c.Resource]
+	return !controlled(obj) || m.named[resource]
 }
+
+// NeedsNamespaceLabels reports whether Selects looks at the labels of namespaces.
+func (m *Matcher) NeedsNamespaceLabels() bool { return m.namespaces != nil }
 
 // controlled reports whether a controller owns obj (a Deployment's ReplicaSets, their Pods):
 // derived state, which Git does not need unless asked.

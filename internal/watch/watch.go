@@ -33,10 +33,12 @@ func (k Key) String() string {
 type EventType int
 
 const (
-	// Upsert: the object exists with this content (created, changed, or listed).
-	Upsert EventType = iota
-	// Delete: the object is gone; Object is its last known state.
-	Delete
+	// Added: the object appeared, by a create or, with Initial set, in the first list.
+	Added EventType = iota
+	// Updated: the object changed. Resyncs that change nothing are not delivered.
+	Updated
+	// Deleted: the object is gone; Object is its last known state.
+	Deleted
 	// Relisted: the watch expired and the resource was listed again; changes in between may
 	// have been coalesced, so subscribers reconcile.
 	Relisted
@@ -47,6 +49,9 @@ type Event struct {
 	Key    Key
 	Type   EventType
 	Object *unstructured.Unstructured // nil for Relisted
+	// Initial is set on the Added events of the list a subscription starts with: the state
+	// the resource had, not changes someone just made.
+	Initial bool
 }
 
 // Handler receives events in order, per object. It is called from the watch's goroutine and
@@ -95,10 +100,15 @@ func (w *Watches) Subscribe(ctx context.Context, key Key, id string, handler Han
 		_ = s.informer.RemoveEventHandler(old.registration)
 	}
 	sub := &subscriber{handler: handler}
-	reg, err := s.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { deliver(key, Upsert, obj, handler) },
-		UpdateFunc: func(_, obj any) { deliver(key, Upsert, obj, handler) },
-		DeleteFunc: func(obj any) { deliver(key, Delete, obj, handler) },
+	reg, err := s.informer.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
+		AddFunc: func(obj any, initial bool) { deliver(key, Added, obj, initial, handler) },
+		UpdateFunc: func(old, obj any) {
+			if sameVersion(old, obj) {
+				return // a resync: nothing changed
+			}
+			deliver(key, Updated, obj, false, handler)
+		},
+		DeleteFunc: func(obj any) { deliver(key, Deleted, obj, false, handler) },
 	})
 	if err != nil {
 		return fmt.Errorf("subscribing to %s: %w", key, err)
@@ -207,7 +217,7 @@ func (w *Watches) relisted(key Key) {
 	}
 }
 
-func deliver(key Key, t EventType, obj any, h Handler) {
+func deliver(key Key, t EventType, obj any, initial bool, h Handler) {
 	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = tomb.Obj
 	}
@@ -215,5 +225,30 @@ func deliver(key Key, t EventType, obj any, h Handler) {
 	if !ok {
 		return
 	}
-	h(Event{Key: key, Type: t, Object: u})
+	h(Event{Key: key, Type: t, Object: u, Initial: initial})
+}
+
+func sameVersion(old, obj any) bool {
+	a, ok1 := old.(*unstructured.Unstructured)
+	b, ok2 := obj.(*unstructured.Unstructured)
+	return ok1 && ok2 && a.GetResourceVersion() != "" && a.GetResourceVersion() == b.GetResourceVersion()
+}
+
+// List returns the objects the watch of key holds now, or false when key is not watched or
+// has not finished its first list. The objects are shared with the watch: do not change them.
+func (w *Watches) List(key Key) ([]*unstructured.Unstructured, bool) {
+	w.mu.Lock()
+	s, ok := w.watches[key]
+	w.mu.Unlock()
+	if !ok || !s.informer.HasSynced() {
+		return nil, false
+	}
+	items := s.informer.GetStore().List()
+	out := make([]*unstructured.Unstructured, 0, len(items))
+	for _, item := range items {
+		if u, ok := item.(*unstructured.Unstructured); ok {
+			out = append(out, u)
+		}
+	}
+	return out, true
 }

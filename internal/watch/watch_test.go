@@ -37,7 +37,10 @@ func (r *recorder) handle(e Event) {
 		r.events = append(r.events, "relisted")
 		return
 	}
-	kind := map[EventType]string{Upsert: "upsert", Delete: "delete"}[e.Type]
+	kind := map[EventType]string{Added: "add", Updated: "update", Deleted: "delete"}[e.Type]
+	if e.Initial {
+		kind = "initial"
+	}
 	value, _, _ := unstructuredString(e.Object.Object, "data", "key")
 	r.events = append(r.events, fmt.Sprintf("%s %s=%s", kind, e.Object.GetName(), value))
 }
@@ -92,20 +95,24 @@ func TestSubscribersSeeTheListThenEveryChangeInOrder(t *testing.T) {
 	first := &recorder{}
 	g.Expect(w.Subscribe(t.Context(), key, "first", first.handle)).To(Succeed())
 	g.Eventually(func() bool { return w.Synced(key, "first") }).WithTimeout(10 * time.Second).Should(BeTrue())
-	g.Expect(first.seen()).To(Equal([]string{"upsert before=1"}))
+	g.Expect(first.seen()).To(Equal([]string{"initial before=1"}))
+	listed, ok := w.List(key)
+	g.Expect(ok).To(BeTrue())
+	g.Expect(listed).To(HaveLen(1))
+	g.Expect(listed[0].GetName()).To(Equal("before"))
 
 	cm := configMap(ns, "live", "a")
 	g.Expect(env.Client.Create(t.Context(), cm)).To(Succeed())
 	cm.Data["key"] = "b"
 	g.Expect(env.Client.Update(t.Context(), cm)).To(Succeed())
 	g.Expect(env.Client.Delete(t.Context(), cm)).To(Succeed())
-	g.Eventually(first.seen).Should(Equal([]string{"upsert before=1", "upsert live=a", "upsert live=b", "delete live=b"}), "in order")
+	g.Eventually(first.seen).Should(Equal([]string{"initial before=1", "add live=a", "update live=b", "delete live=b"}), "in order")
 
 	// A second subscriber shares the same list+watch and starts from the current state.
 	second := &recorder{}
 	g.Expect(w.Subscribe(t.Context(), key, "second", second.handle)).To(Succeed())
 	g.Expect(w.Active()).To(HaveLen(1))
-	g.Eventually(second.seen).Should(Equal([]string{"upsert before=1"}))
+	g.Eventually(second.seen).Should(Equal([]string{"initial before=1"}))
 
 	// The last one out stops the watch; events stop arriving.
 	w.Unsubscribe(key, "first")
@@ -113,7 +120,7 @@ func TestSubscribersSeeTheListThenEveryChangeInOrder(t *testing.T) {
 	w.Unsubscribe(key, "second")
 	g.Expect(w.Active()).To(BeEmpty())
 	g.Expect(env.Client.Create(t.Context(), configMap(ns, "after", "x"))).To(Succeed())
-	g.Consistently(second.seen).WithTimeout(time.Second).Should(Equal([]string{"upsert before=1"}))
+	g.Consistently(second.seen).WithTimeout(time.Second).Should(Equal([]string{"initial before=1"}))
 }
 
 func TestAllNamespacesAndOneNamespaceAreSeparateWatches(t *testing.T) {
@@ -124,9 +131,12 @@ func TestAllNamespacesAndOneNamespaceAreSeparateWatches(t *testing.T) {
 	g.Expect(w.Subscribe(t.Context(), Key{Resource: configMaps}, "all", all.handle)).To(Succeed())
 	g.Expect(w.Subscribe(t.Context(), Key{Resource: configMaps, Namespace: a}, "a", onlyA.handle)).To(Succeed())
 	g.Expect(w.Active()).To(HaveLen(2))
+	g.Eventually(func() bool {
+		return w.Synced(Key{Resource: configMaps}, "all") && w.Synced(Key{Resource: configMaps, Namespace: a}, "a")
+	}).WithTimeout(10 * time.Second).Should(BeTrue())
 	g.Expect(env.Client.Create(t.Context(), configMap(a, "in-a", "1"))).To(Succeed())
 	g.Expect(env.Client.Create(t.Context(), configMap(b, "in-b", "1"))).To(Succeed())
-	g.Eventually(all.seen).Should(ContainElements("upsert in-a=1", "upsert in-b=1"))
-	g.Eventually(onlyA.seen).Should(ContainElement("upsert in-a=1"))
-	g.Consistently(onlyA.seen).WithTimeout(time.Second).ShouldNot(ContainElement("upsert in-b=1"))
+	g.Eventually(all.seen).Should(ContainElements("add in-a=1", "add in-b=1"))
+	g.Eventually(onlyA.seen).Should(ContainElement("add in-a=1"))
+	g.Consistently(onlyA.seen).WithTimeout(time.Second).ShouldNot(ContainElement("add in-b=1"))
 }
