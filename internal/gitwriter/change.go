@@ -29,11 +29,6 @@ type Change struct {
 	Message string
 	// Committer overrides the Writer's committer identity; its When defaults to Author.When.
 	Committer *Signature
-	// Sweep names folders to make equal to this change: every YAML file below them that Ops
-	// does not write is deleted. Files whose name starts with "." and files that are not YAML
-	// stay, so a .sops.yaml or a README a person added survives. A sweep is re-evaluated when
-	// the commit is replayed on a newer tip, so files others added meanwhile are swept too.
-	Sweep []string
 }
 
 // validatePath rejects paths that are not clean, relative and free of .git, so that nothing a
@@ -59,7 +54,7 @@ func validatePath(p string) error {
 
 // Validate checks a change before it reaches the writer's goroutine.
 func (c *Change) Validate() error {
-	if len(c.Ops) == 0 && len(c.Sweep) == 0 {
+	if len(c.Ops) == 0 {
 		return fmt.Errorf("change has no file operations")
 	}
 	if strings.TrimSpace(c.Message) == "" {
@@ -73,16 +68,5 @@ func (c *Change) Validate() error {
 			return err
 		}
 	}
-	for _, folder := range c.Sweep {
-		if err := validatePath(folder); err != nil {
-			return fmt.Errorf("sweep: %w", err)
-		}
-	}
 	return nil
-}
-
-// swept reports whether a sweep deletes the file at p when no op writes it.
-func swept(p string) bool {
-	base := path.Base(p)
-	return strings.HasSuffix(base, ".yaml") && !strings.HasPrefix(base, ".")
 }

@@ -16,7 +16,6 @@ type treeOp struct {
 	path   string
 	blob   plumbing.Hash
 	delete bool
-	sweep  bool // path is a folder: delete the YAML files below it that no other op writes
 }
 
 // pendingCommit is a commit made locally and not yet on the remote.
@@ -47,12 +46,9 @@ type head struct {
 func (w *Writer) commitOps(h *head, ops []treeOp, author, committer Signature, message string, skipUnchanged bool) (plumbing.Hash, bool, error) {
 	for _, op := range ops {
 		var err error
-		switch {
-		case op.sweep:
-			err = sweep(h.tree, op.path, ops)
-		case op.delete:
+		if op.delete {
 			err = h.tree.remove(op.path)
-		default:
+		} else {
 			err = h.tree.set(op.path, op.blob)
 		}
 		if err != nil {
@@ -89,30 +85,6 @@ func (w *Writer) commitOps(h *head, ops []treeOp, author, committer Signature, m
 	}
 	h.commit, h.root = obj.Hash(), root
 	return h.commit, true, nil
-}
-
-// sweep deletes the YAML files below folder that none of ops writes.
-func sweep(t *tree, folder string, ops []treeOp) error {
-	written := make(map[string]bool, len(ops))
-	for _, op := range ops {
-		if !op.delete && !op.sweep {
-			written[op.path] = true
-		}
-	}
-	var doomed []string
-	if err := t.files(folder, func(p string) {
-		if !written[p] && swept(p) {
-			doomed = append(doomed, p)
-		}
-	}); err != nil {
-		return err
-	}
-	for _, p := range doomed {
-		if err := t.remove(p); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func sign(c *object.Commit, s Signer) error {

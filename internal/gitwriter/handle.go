@@ -23,7 +23,7 @@ func (w *Writer) handleCommit(req commitRequest) {
 }
 
 func (w *Writer) commitChange(ch Change) (Result, error) {
-	ops := make([]treeOp, len(ch.Ops), len(ch.Ops)+len(ch.Sweep))
+	ops := make([]treeOp, len(ch.Ops))
 	for i, op := range ch.Ops {
 		ops[i] = treeOp{path: op.Path, delete: op.Delete}
 		if !op.Delete {
@@ -33,10 +33,6 @@ func (w *Writer) commitChange(ch Change) (Result, error) {
 			}
 			ops[i].blob = blob.Hash()
 		}
-	}
-	// Sweeps go last so that they see every path the change writes.
-	for _, folder := range ch.Sweep {
-		ops = append(ops, treeOp{path: folder, sweep: true})
 	}
 	committer := w.cfg.Committer
 	committer.When = ch.Author.When

@@ -61,6 +61,8 @@ func (w *Writer) Run(ctx context.Context) error {
 			w.flushWaiters = append(w.flushWaiters, done)
 		case req := <-w.reconfigures:
 			w.handleReconfigure(req)
+		case req := <-w.filesRequests:
+			w.handleFiles(req)
 		case res := <-w.network:
 			w.inFlight = false
 			w.handleNetwork(ctx, res)

@@ -246,9 +246,9 @@ func newObject(t plumbing.ObjectType, content []byte) plumbing.EncodedObject {
 	return obj
 }
 
-// files calls visit with the path of every file below folder ("" for the whole tree), loading
+// files calls visit with the path and blob of every file below folder ("" for the whole tree), loading
 // subtrees as it goes. A folder that does not exist has no files.
-func (t *tree) files(folder string, visit func(path string)) error {
+func (t *tree) files(folder string, visit func(path string, blob plumbing.Hash)) error {
 	n := t.root
 	if folder != "" {
 		for _, seg := range strings.Split(folder, "/") {
@@ -268,7 +268,7 @@ func (t *tree) files(folder string, visit func(path string)) error {
 	return t.walk(n, folder, visit)
 }
 
-func (t *tree) walk(n *treeNode, prefix string, visit func(path string)) error {
+func (t *tree) walk(n *treeNode, prefix string, visit func(path string, blob plumbing.Hash)) error {
 	if err := t.load(n); err != nil {
 		return err
 	}
@@ -278,7 +278,7 @@ func (t *tree) walk(n *treeNode, prefix string, visit func(path string)) error {
 			p = prefix + "/" + name
 		}
 		if e.mode != filemode.Dir {
-			visit(p)
+			visit(p, e.hash)
 			continue
 		}
 		if e.sub == nil {

@@ -79,10 +79,11 @@ type Writer struct {
 	remote Remote
 	clock  clock.Clock
 
-	requests     chan commitRequest
-	flushes      chan chan error
-	reconfigures chan reconfigureRequest
-	network      chan networkResult
+	requests      chan commitRequest
+	flushes       chan chan error
+	reconfigures  chan reconfigureRequest
+	filesRequests chan filesRequest
+	network       chan networkResult
 
 	// Owned by Run's goroutine.
 	head           *head
@@ -136,16 +137,17 @@ func New(cfg Config) (*Writer, error) {
 		return nil, fmt.Errorf("creating work directory %s: %w", cfg.WorkDir, err)
 	}
 	w := &Writer{
-		cfg:          cfg,
-		log:          cfg.Log.WithValues("repository", cfg.URL, "branch", cfg.Branch),
-		store:        openObjectStore(repoDir, cfg.SpillBytes),
-		clock:        cfg.Clock,
-		requests:     make(chan commitRequest, 64),
-		flushes:      make(chan chan error),
-		reconfigures: make(chan reconfigureRequest),
-		network:      make(chan networkResult, 1),
-		pendingSet:   map[plumbing.Hash]struct{}{},
-		status:       Status{Reason: configv1alpha1.ReasonProgressing, Message: "connecting"},
+		cfg:           cfg,
+		log:           cfg.Log.WithValues("repository", cfg.URL, "branch", cfg.Branch),
+		store:         openObjectStore(repoDir, cfg.SpillBytes),
+		clock:         cfg.Clock,
+		requests:      make(chan commitRequest, 64),
+		flushes:       make(chan chan error),
+		reconfigures:  make(chan reconfigureRequest),
+		filesRequests: make(chan filesRequest),
+		network:       make(chan networkResult, 1),
+		pendingSet:    map[plumbing.Hash]struct{}{},
+		status:        Status{Reason: configv1alpha1.ReasonProgressing, Message: "connecting"},
 	}
 	w.head = &head{tree: newTree(w.store, plumbing.ZeroHash)}
 	w.remote = cfg.Remote

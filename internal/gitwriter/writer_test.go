@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	. "github.com/onsi/gomega"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -222,57 +223,31 @@ func TestReplayKeepsOtherPeoplesCommitsAndTheClusterWins(t *testing.T) {
 	gitserver.Fsck(t, remote.Dir)
 }
 
-func TestSweepMakesTheFolderEqualToTheChangeEvenAfterAReplay(t *testing.T) {
+func TestFilesListsTheFolderOfTheRemoteTipWithPendingCommits(t *testing.T) {
 	g := NewWithT(t)
 	remote := newSSHRemote(t)
 	cfg := remote.config(t, "main")
 	cfg.Push = PushPolicy{Interval: time.Hour, MaxCommits: 1000}
-	w := start(t, cfg)
-	for i := range 3 {
-		_, err := w.Commit(t.Context(), configMapChange(alice, i, "v1"))
-		g.Expect(err).NotTo(HaveOccurred())
-	}
-	g.Expect(w.Flush(t.Context())).To(Succeed())
-
-	// While the sweep is pending, a person adds a manifest, a README and a dotfile to the folder,
-	// and a manifest outside it.
+	// A person's file is on the remote before the Writer starts.
 	clone, env := cliClone(t, remote.Dir, "main")
-	writeFile(t, clone+"/live/default/configmaps/stray.yaml", "added by hand\n")
-	writeFile(t, clone+"/live/README.md", "keep me\n")
-	writeFile(t, clone+"/live/.sops.yaml", "creation_rules: []\n")
-	writeFile(t, clone+"/elsewhere/other.yaml", "not ours\n")
-	_, err := w.Commit(t.Context(), Change{
-		Ops: []FileOp{
-			{Path: "live/default/configmaps/cm-1.yaml", Data: []byte("data:\n  key: v2\n")},
-			{Path: "live/default/configmaps/cm-9.yaml", Data: []byte("data:\n  key: v9\n")},
-		},
-		Sweep:   []string{"live"},
-		Author:  Signature{Name: "gitops-reverser", Email: "operator@example.com", When: time.Now()},
-		Message: "[RECONCILE] live",
-	})
-	g.Expect(err).NotTo(HaveOccurred())
-	for _, args := range [][]string{{"add", "."}, {"commit", "-qm", "hand edit"}, {"push", "-q", "origin", "main"}} {
+	writeFile(t, clone+"/live/default/configmaps/by-hand.yaml", "added by hand\n")
+	writeFile(t, clone+"/elsewhere/other.yaml", "not in the folder\n")
+	for _, args := range [][]string{{"add", "."}, {"commit", "-qm", "by hand"}, {"push", "-q", "origin", "main"}} {
 		_, err := gitserver.Run(t.Context(), clone, env, args...)
 		g.Expect(err).NotTo(HaveOccurred())
 	}
-	g.Expect(w.Flush(t.Context())).To(Succeed())
-
-	g.Expect(lines(gitCLI(t, remote.Dir, "ls-tree", "-r", "--name-only", "main"))).To(ConsistOf(
-		"elsewhere/other.yaml", "live/.sops.yaml", "live/README.md",
-		"live/default/configmaps/cm-1.yaml", "live/default/configmaps/cm-9.yaml"))
-	g.Expect(subjects(t, remote.Dir, "main")).To(HaveLen(5))
-	g.Expect(gitCLI(t, remote.Dir, "show", "main:live/default/configmaps/cm-1.yaml")).To(Equal("data:\n  key: v2"))
-	gitserver.Fsck(t, remote.Dir)
-
-	// A sweep of a subfolder removes what the change does not write there.
-	res, err := w.Commit(t.Context(), Change{
-		Ops:     []FileOp{{Path: "live/default/configmaps/cm-9.yaml", Data: []byte("data:\n  key: v9\n")}},
-		Sweep:   []string{"live/default/configmaps"},
-		Author:  Signature{Name: "gitops-reverser", Email: "operator@example.com", When: time.Now()},
-		Message: "[RECONCILE] live",
-	})
+	w := startSynced(t, cfg)
+	change := configMapChange(alice, 1, "v1")
+	_, err := w.Commit(t.Context(), change)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(res.Changed).To(BeTrue(), "cm-1 is not written by this change, so it is swept")
-	g.Expect(w.Flush(t.Context())).To(Succeed())
-	g.Expect(gitCLI(t, remote.Dir, "ls-tree", "-r", "--name-only", "main", "live/default")).To(Equal("live/default/configmaps/cm-9.yaml"))
+
+	files, err := w.Files(t.Context(), "live")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(files).To(Equal(map[string]plumbing.Hash{
+		"live/default/configmaps/by-hand.yaml": BlobHash([]byte("added by hand\n")),
+		"live/default/configmaps/cm-1.yaml":    BlobHash(change.Ops[0].Data),
+	}))
+	files, err = w.Files(t.Context(), "nowhere")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(files).To(BeEmpty())
 }
