@@ -43,3 +43,18 @@ func setReady(rec events.EventRecorder, obj runtime.Object, conditions *[]metav1
 	}
 	rec.Eventf(obj, nil, eventType, reason, "Reconcile", "%s", message)
 }
+
+// setReconciling says the object is being worked on and is not ready yet: Ready=Unknown and
+// Reconciling=True, both with the reason.
+func setReconciling(conditions *[]metav1.Condition, generation int64, reason, message string) {
+	for _, t := range []string{configv1alpha1.ReadyCondition, configv1alpha1.ReconcilingCondition} {
+		status := metav1.ConditionUnknown
+		if t == configv1alpha1.ReconcilingCondition {
+			status = metav1.ConditionTrue
+		}
+		meta.SetStatusCondition(conditions, metav1.Condition{
+			Type: t, Status: status, Reason: reason, Message: message, ObservedGeneration: generation,
+		})
+	}
+	meta.RemoveStatusCondition(conditions, configv1alpha1.StalledCondition)
+}

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -11,31 +12,67 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
+	"github.com/gitops-reverser/gitops-reverser/internal/pipeline"
 )
 
-// GitTargetReconciler checks what a GitTarget needs before anything is written for it: its
-// GitProvider exists and is Ready, its branch is allowed, and no other GitTarget owns an
-// overlapping folder of the same branch.
+// GitTargetReconciler checks what a GitTarget needs before anything is written for it (its
+// GitProvider exists and is Ready, its branch is allowed, no other GitTarget owns an
+// overlapping folder of the same branch), then hands the pipeline the target's plan, built from
+// the rules that name it, and reports what the pipeline did.
 type GitTargetReconciler struct {
-	Client   client.Client
+	Client client.Client
+	// Reader reads Secrets, which the manager does not cache.
+	Reader   client.Reader
 	Recorder events.EventRecorder
+	// Pipeline runs the targets; nil only checks them.
+	Pipeline TargetRunner
+	Catalogs *CatalogSource
+	// Writers reports when the targets' commits were last pushed.
+	Writers *gitwriter.Registry
+	// PipelineEvents carries a GitTarget whose pipeline status changed. Optional.
+	PipelineEvents <-chan event.GenericEvent
+}
+
+// TargetRunner runs GitTargets' plans. *pipeline.Pipeline is one.
+type TargetRunner interface {
+	Apply(ctx context.Context, plan pipeline.Plan) error
+	Remove(key types.NamespacedName)
+	Status(key types.NamespacedName) (pipeline.Status, bool)
 }
 
 var _ reconcile.Reconciler = (*GitTargetReconciler)(nil)
 
 func (r *GitTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return reconcileStatus(ctx, r.Client, "GitTarget", req.NamespacedName, &configv1alpha1.GitTarget{},
+	found := false
+	result, err := reconcileStatus(ctx, r.Client, "GitTarget", req.NamespacedName, &configv1alpha1.GitTarget{},
 		func(t *configv1alpha1.GitTarget) *int64 { return &t.Status.ObservedGeneration },
-		func(t *configv1alpha1.GitTarget) (ctrl.Result, error) { return r.reconcile(ctx, t) })
+		func(t *configv1alpha1.GitTarget) (ctrl.Result, error) {
+			found = true
+			return r.reconcile(ctx, t)
+		})
+	if !found && err == nil && r.Pipeline != nil {
+		r.Pipeline.Remove(req.NamespacedName) // deleted: stop writing
+	}
+	return result, err
 }
 
 func (r *GitTargetReconciler) reconcile(ctx context.Context, target *configv1alpha1.GitTarget) (ctrl.Result, error) {
-	if serr := r.validate(ctx, target); serr != nil {
+	key := types.NamespacedName{Namespace: target.Namespace, Name: target.Name}
+	provider, serr := r.validate(ctx, target)
+	if serr == nil && r.Pipeline != nil {
+		serr = r.run(ctx, target, provider)
+	}
+	if serr != nil {
+		if r.Pipeline != nil && serr.reason != configv1alpha1.ReasonProgressing {
+			r.Pipeline.Remove(key)
+		}
 		stalled := serr.reason == configv1alpha1.ReasonBranchNotAllowed || serr.reason == configv1alpha1.ReasonPathConflict
 		setReady(r.Recorder, target, &target.Status.Conditions, target.Generation, false, serr.reason, serr.Error(), stalled)
 		if serr.reason == configv1alpha1.ReasonProgressing {
@@ -43,28 +80,79 @@ func (r *GitTargetReconciler) reconcile(ctx context.Context, target *configv1alp
 		}
 		return ctrl.Result{}, nil
 	}
-	setReady(r.Recorder, target, &target.Status.Conditions, target.Generation, true, configv1alpha1.ReasonConnected,
-		fmt.Sprintf("writing to branch %s, folder %s", target.Spec.Branch, cleanPath(target.Spec.Path)), false)
+	where := fmt.Sprintf("branch %s, folder %s", target.Spec.Branch, cleanPath(target.Spec.Path))
+	if r.Pipeline == nil {
+		setReady(r.Recorder, target, &target.Status.Conditions, target.Generation, true, configv1alpha1.ReasonConnected, "writing to "+where, false)
+		return ctrl.Result{}, nil
+	}
+	status, _ := r.Pipeline.Status(key)
+	if status.LastCommit != "" {
+		target.Status.LastCommit = status.LastCommit
+	}
+	if r.Writers != nil {
+		if ws, ok := r.Writers.Statuses(provider.Spec.URL)[target.Spec.Branch]; ok && !ws.LastPush.IsZero() && ws.Pending == 0 {
+			t := metav1.NewTime(ws.LastPush)
+			target.Status.LastPushTime = &t
+		}
+	}
+	if !status.Synced {
+		msg := "taking the first snapshot of " + where
+		if status.Problem != "" {
+			msg += ": " + status.Problem
+		}
+		// Working, not failing: the pipeline's status event brings us back.
+		setReconciling(&target.Status.Conditions, target.Generation, configv1alpha1.ReasonProgressing, msg)
+		return ctrl.Result{}, nil
+	}
+	msg := "the folder holds the watched objects: " + where
+	if status.Held > 0 {
+		msg += fmt.Sprintf("; %d changes of sensitive resources held until they can be encrypted", status.Held)
+	}
+	setReady(r.Recorder, target, &target.Status.Conditions, target.Generation, true, configv1alpha1.ReasonSynced, msg, false)
 	return ctrl.Result{}, nil
 }
 
-func (r *GitTargetReconciler) validate(ctx context.Context, target *configv1alpha1.GitTarget) *stepError {
+// run builds the target's plan and hands it to the pipeline.
+func (r *GitTargetReconciler) run(ctx context.Context, target *configv1alpha1.GitTarget, provider *configv1alpha1.GitProvider) *stepError {
+	settings, serr := providerSettings(ctx, r.Reader, provider)
+	if serr != nil {
+		return failed(configv1alpha1.ReasonProviderNotReady, "GitProvider %s: %w", provider.Name, serr)
+	}
+	inputs, err := rulesOf(ctx, r.Client, target)
+	if err != nil {
+		return failed(configv1alpha1.ReasonProgressing, "%w", err)
+	}
+	catalog, err := r.Catalogs.Catalog(ctx)
+	if err != nil {
+		return failed(configv1alpha1.ReasonProgressing, "%w", err)
+	}
+	plan := buildPlan(target, provider.Spec.URL, settings, inputs, catalog)
+	if err := r.Pipeline.Apply(ctx, plan); err != nil {
+		if errors.Is(err, gitwriter.ErrBranchNotAllowed) {
+			return failed(configv1alpha1.ReasonBranchNotAllowed, "%w", err)
+		}
+		return failed(configv1alpha1.ReasonProgressing, "starting the pipeline: %w", err)
+	}
+	return nil
+}
+
+func (r *GitTargetReconciler) validate(ctx context.Context, target *configv1alpha1.GitTarget) (*configv1alpha1.GitProvider, *stepError) {
 	provider := &configv1alpha1.GitProvider{}
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: target.Namespace, Name: target.Spec.ProviderRef.Name}, provider)
 	if apierrors.IsNotFound(err) {
-		return failed(configv1alpha1.ReasonProviderNotFound, "GitProvider %s not found in namespace %s", target.Spec.ProviderRef.Name, target.Namespace)
+		return nil, failed(configv1alpha1.ReasonProviderNotFound, "GitProvider %s not found in namespace %s", target.Spec.ProviderRef.Name, target.Namespace)
 	}
 	if err != nil {
-		return failed(configv1alpha1.ReasonProgressing, "reading GitProvider %s: %w", target.Spec.ProviderRef.Name, err)
+		return nil, failed(configv1alpha1.ReasonProgressing, "reading GitProvider %s: %w", target.Spec.ProviderRef.Name, err)
 	}
 	if !gitwriter.BranchAllowed(target.Spec.Branch, provider.Spec.AllowedBranches) {
-		return failed(configv1alpha1.ReasonBranchNotAllowed, "branch %s does not match allowedBranches %v of GitProvider %s",
+		return nil, failed(configv1alpha1.ReasonBranchNotAllowed, "branch %s does not match allowedBranches %v of GitProvider %s",
 			target.Spec.Branch, provider.Spec.AllowedBranches, provider.Name)
 	}
 	if owner, serr := r.overlapping(ctx, target, provider.Spec.URL); serr != nil {
-		return serr
+		return nil, serr
 	} else if owner != nil {
-		return failed(configv1alpha1.ReasonPathConflict, "folder %s of branch %s overlaps folder %s of GitTarget %s/%s, which was there first",
+		return nil, failed(configv1alpha1.ReasonPathConflict, "folder %s of branch %s overlaps folder %s of GitTarget %s/%s, which was there first",
 			cleanPath(target.Spec.Path), target.Spec.Branch, cleanPath(owner.Spec.Path), owner.Namespace, owner.Name)
 	}
 	ready := meta.FindStatusCondition(provider.Status.Conditions, configv1alpha1.ReadyCondition)
@@ -73,9 +161,9 @@ func (r *GitTargetReconciler) validate(ctx context.Context, target *configv1alph
 		if ready != nil {
 			reason, message = ready.Reason, ": "+ready.Message
 		}
-		return failed(configv1alpha1.ReasonProviderNotReady, "GitProvider %s is not ready (%s)%s", provider.Name, reason, message)
+		return nil, failed(configv1alpha1.ReasonProviderNotReady, "GitProvider %s is not ready (%s)%s", provider.Name, reason, message)
 	}
-	return nil
+	return provider, nil
 }
 
 // overlapping finds the GitTarget, in any namespace, that owns an overlapping folder of the same
@@ -100,12 +188,34 @@ func (r *GitTargetReconciler) overlapping(ctx context.Context, target *configv1a
 // SetupWithManager watches GitTargets, and GitProviders for the targets that use them. Any
 // GitTarget change requeues the others, since a folder freed or taken changes their conflicts.
 func (r *GitTargetReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&configv1alpha1.GitTarget{}).
 		Watches(&configv1alpha1.GitProvider{}, handler.EnqueueRequestsFromMapFunc(r.targetsOfProvider)).
 		Watches(&configv1alpha1.GitTarget{}, handler.EnqueueRequestsFromMapFunc(r.allTargets)).
-		Named("gittarget").
-		Complete(r)
+		Watches(&configv1alpha1.WatchRule{}, handler.EnqueueRequestsFromMapFunc(targetOfWatchRule)).
+		Watches(&configv1alpha1.ClusterWatchRule{}, handler.EnqueueRequestsFromMapFunc(targetOfClusterWatchRule))
+	if r.PipelineEvents != nil {
+		b = b.WatchesRawSource(source.Channel(r.PipelineEvents, &handler.EnqueueRequestForObject{}))
+	}
+	return b.Named("gittarget").Complete(r)
+}
+
+// targetOfWatchRule and targetOfClusterWatchRule requeue the GitTarget a rule names: its plan
+// changes with the rule (and with the rule's status, which follows CRDs appearing and going).
+func targetOfWatchRule(_ context.Context, obj client.Object) []reconcile.Request {
+	w, ok := obj.(*configv1alpha1.WatchRule)
+	if !ok {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: w.Namespace, Name: w.Spec.TargetRef.Name}}}
+}
+
+func targetOfClusterWatchRule(_ context.Context, obj client.Object) []reconcile.Request {
+	w, ok := obj.(*configv1alpha1.ClusterWatchRule)
+	if !ok {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: w.Spec.TargetRef.Namespace, Name: w.Spec.TargetRef.Name}}}
 }
 
 func (r *GitTargetReconciler) targetsOfProvider(ctx context.Context, obj client.Object) []reconcile.Request {

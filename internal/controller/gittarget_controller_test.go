@@ -43,7 +43,7 @@ func TestGitTargetOnAnAllowedBranchIsReady(t *testing.T) {
 	connectedProvider(t, ns, "your-repo", "*")
 	createTarget(t, ns, "to-folder-live-cluster", "your-repo", "test-gitops-reverser", "live-cluster")
 	NewWithT(t).Eventually(targetReady(t, ns, "to-folder-live-cluster")).WithTimeout(30 * time.Second).
-		Should(Equal("True Connected: writing to branch test-gitops-reverser, folder live-cluster"))
+		Should(Equal("True Synced: the folder holds the watched objects: branch test-gitops-reverser, folder live-cluster"))
 }
 
 func TestGitTargetOnADisallowedBranchIsNotReadyAndWritesNothing(t *testing.T) {
@@ -61,7 +61,7 @@ func TestGitTargetOnADisallowedBranchIsNotReadyAndWritesNothing(t *testing.T) {
 	patch := client.MergeFrom(p.DeepCopy())
 	p.Spec.AllowedBranches = append(p.Spec.AllowedBranches, "hotfix")
 	g.Expect(env.Client.Patch(t.Context(), p, patch)).To(Succeed())
-	g.Eventually(targetReady(t, ns, "sneaky")).WithTimeout(30 * time.Second).Should(HavePrefix("True Connected"))
+	g.Eventually(targetReady(t, ns, "sneaky")).WithTimeout(30 * time.Second).Should(HavePrefix("True Synced"))
 }
 
 func TestGitTargetWaitsForItsProvider(t *testing.T) {

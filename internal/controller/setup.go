@@ -3,27 +3,50 @@ package controller
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
+	"github.com/gitops-reverser/gitops-reverser/internal/pipeline"
+	"github.com/gitops-reverser/gitops-reverser/internal/watch"
 )
 
-// Options configure the operator's controllers.
+// Options configure the operator's controllers. The zero values of the optional fields work.
 type Options struct {
 	// WorkDir holds the Git writers' local repositories.
 	WorkDir string
+	// Attribution says who made each change; nil commits every change as unattributed.
+	Attribution pipeline.Attributor
+	// AttributionWait, Cluster and Resync: see pipeline.Options.
+	AttributionWait time.Duration
+	Cluster         string
+	Resync          time.Duration
+	// ProviderRetryInterval and ProviderCheckTimeout: see GitProviderReconciler.
+	ProviderRetryInterval, ProviderCheckTimeout time.Duration
 }
 
-// SetupAll registers every reconciler of the operator, and the registry of Git writers, with the
-// manager, and returns the registry.
-func SetupAll(mgr ctrl.Manager, opts Options) (*gitwriter.Registry, error) {
+// Operator is what SetupAll built.
+type Operator struct {
+	Writers  *gitwriter.Registry
+	Pipeline *pipeline.Pipeline
+}
+
+// SetupAll registers every reconciler of the operator, the registry of Git writers and the
+// pipeline with the manager.
+func SetupAll(mgr ctrl.Manager, opts Options) (*Operator, error) {
 	gitMetrics, err := gitwriter.NewMetrics(metrics.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("registering Git metrics: %w", err)
+	}
+	pipelineMetrics, err := pipeline.NewMetrics(metrics.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("registering pipeline metrics: %w", err)
 	}
 	writerEvents := make(chan event.GenericEvent, 64)
 	registry := &gitwriter.Registry{
@@ -38,29 +61,57 @@ func SetupAll(mgr ctrl.Manager, opts Options) (*gitwriter.Registry, error) {
 	if err := mgr.Add(registry); err != nil {
 		return nil, fmt.Errorf("adding the Git writer registry: %w", err)
 	}
+	dyn, err := dynamic.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return nil, fmt.Errorf("creating a dynamic client: %w", err)
+	}
+	targetEvents := make(chan event.GenericEvent, 256)
+	pipe := pipeline.New(pipeline.Options{
+		Watches:         watch.New(dyn, 0, ctrl.Log.WithName("watch")),
+		Writers:         registry,
+		Attribution:     opts.Attribution,
+		AttributionWait: opts.AttributionWait,
+		Cluster:         opts.Cluster,
+		Resync:          opts.Resync,
+		Log:             ctrl.Log.WithName("pipeline"),
+		Metrics:         pipelineMetrics,
+		OnStatus: func(key types.NamespacedName) {
+			target := &configv1alpha1.GitTarget{}
+			target.Namespace, target.Name = key.Namespace, key.Name
+			targetEvents <- event.GenericEvent{Object: target}
+		},
+	})
+	if err := mgr.Add(pipe); err != nil {
+		return nil, fmt.Errorf("adding the pipeline: %w", err)
+	}
 	provider := &GitProviderReconciler{
-		Client:       mgr.GetClient(),
-		Reader:       mgr.GetAPIReader(),
-		Recorder:     mgr.GetEventRecorder("gitops-reverser"),
-		Writers:      registry,
-		WriterEvents: writerEvents,
+		Client:        mgr.GetClient(),
+		Reader:        mgr.GetAPIReader(),
+		Recorder:      mgr.GetEventRecorder("gitops-reverser"),
+		Writers:       registry,
+		WriterEvents:  writerEvents,
+		RetryInterval: opts.ProviderRetryInterval,
+		CheckTimeout:  opts.ProviderCheckTimeout,
 	}
 	if err := provider.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the GitProvider controller: %w", err)
-	}
-	target := &GitTargetReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("gitops-reverser")}
-	if err := target.SetupWithManager(mgr); err != nil {
-		return nil, fmt.Errorf("setting up the GitTarget controller: %w", err)
 	}
 	catalogs, err := NewCatalogSource(mgr.GetConfig())
 	if err != nil {
 		return nil, err
 	}
+	target := &GitTargetReconciler{
+		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("gitops-reverser"),
+		Pipeline: pipe, Catalogs: catalogs, Writers: registry, PipelineEvents: targetEvents,
+	}
+	if err := target.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the GitTarget controller: %w", err)
+	}
 	resolver := ruleResolver{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("gitops-reverser"), Catalogs: catalogs}
 	if err := SetupRuleControllers(mgr, resolver); err != nil {
 		return nil, err
 	}
-	return registry, nil
+	return &Operator{Writers: registry, Pipeline: pipe}, nil
 }
 
 // notifyProviders asks for a reconcile of every GitProvider of url.

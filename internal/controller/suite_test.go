@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -61,32 +60,14 @@ func startManager(ctx context.Context) (chan struct{}, error) {
 	if err != nil {
 		return nil, err
 	}
-	writerEvents := make(chan event.GenericEvent, 64)
-	registry = &gitwriter.Registry{BaseDir: workDir, OnStatus: func(key gitwriter.Key, _ gitwriter.Status) {
-		go notifyProviders(mgr, key.URL, writerEvents)
-	}}
-	if err := mgr.Add(registry); err != nil {
-		return nil, err
-	}
-	provider := &GitProviderReconciler{
-		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("gitops-reverser"),
-		RetryInterval: 500 * time.Millisecond, CheckTimeout: 10 * time.Second,
-		Writers: registry, WriterEvents: writerEvents,
-	}
-	if err := provider.SetupWithManager(mgr); err != nil {
-		return nil, err
-	}
-	target := &GitTargetReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("gitops-reverser")}
-	if err := target.SetupWithManager(mgr); err != nil {
-		return nil, err
-	}
-	catalogs, err := NewCatalogSource(env.Config)
+	op, err := SetupAll(mgr, Options{
+		WorkDir: workDir, ProviderRetryInterval: 500 * time.Millisecond, ProviderCheckTimeout: 10 * time.Second,
+		AttributionWait: 100 * time.Millisecond,
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := SetupRuleControllers(mgr, ruleResolver{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("gitops-reverser"), Catalogs: catalogs}); err != nil {
-		return nil, err
-	}
+	registry = op.Writers
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -30,11 +30,7 @@ func Path(root string, gvr schema.GroupResource, namespace, name, suffix string)
 	if namespace != "" {
 		scope = escape(namespace)
 	}
-	resource := gvr.Resource
-	if gvr.Group != "" {
-		resource += "." + gvr.Group
-	}
-	p := path.Join(root, scope, escape(resource), escape(name)+suffix)
+	p := path.Join(root, scope, ResourceDir(gvr), escape(name)+suffix)
 	// The escaping makes this impossible; the check keeps it impossible.
 	if !strings.HasPrefix(p, path.Clean(root)+"/") {
 		return "", fmt.Errorf("path %q of %s %s/%s is outside %q", p, gvr, namespace, name, root)
@@ -58,4 +54,14 @@ func escape(segment string) string {
 		}
 	}
 	return b.String()
+}
+
+// ResourceDir is the name of the folder that holds the objects of gr, as Path writes it:
+// <resource>[.<group>], escaped.
+func ResourceDir(gr schema.GroupResource) string {
+	resource := gr.Resource
+	if gr.Group != "" {
+		resource += "." + gr.Group
+	}
+	return escape(resource)
 }

@@ -1,0 +1,202 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/attribution"
+	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
+	"github.com/gitops-reverser/gitops-reverser/internal/watch"
+)
+
+// Attributor says who made a change. *attribution.Index is one.
+type Attributor interface {
+	Lookup(q attribution.Query) (attribution.User, bool)
+	// Updated is closed when something new may be found.
+	Updated() <-chan struct{}
+}
+
+// Writers hands out the Git writer of a repository and branch. *gitwriter.Registry is one.
+type Writers interface {
+	Acquire(ctx context.Context, user string, key gitwriter.Key, settings gitwriter.Settings) (*gitwriter.Writer, error)
+	Release(user string, key gitwriter.Key)
+}
+
+// Options configure a Pipeline. Watches and Writers are required; the zero values of the others
+// work.
+type Options struct {
+	Watches *watch.Watches
+	Writers Writers
+	// Attribution finds authors; nil commits every change as unattributed.
+	Attribution Attributor
+	// AttributionWait is how long a change waits for its author before it is committed as
+	// unattributed. Admission facts arrive before the change, audit facts up to the API server's
+	// batch wait after it. Default 2s.
+	AttributionWait time.Duration
+	// Cluster names the cluster in authors' made-up addresses. Default "cluster".
+	Cluster string
+	// Resync is how often every target is reconciled even when nothing seemed to go wrong.
+	// Default 10m.
+	Resync time.Duration
+	// MaxQueued is how many changes a target keeps in order before an object's changes coalesce.
+	// Default 10,000.
+	MaxQueued int
+	// Sensitive reports resources whose objects must never reach Git in plaintext; their changes
+	// are held. Default: Secrets.
+	Sensitive func(schema.GroupResource) bool
+	// OnStatus is called, at most about once a second per target, when a target's Status changed.
+	OnStatus func(types.NamespacedName)
+	Clock    clock.WithTickerAndDelayedExecution
+	Log      logr.Logger
+	Metrics  *Metrics
+}
+
+// Pipeline runs the cluster → Git direction of every GitTarget it is given a Plan for. It is a
+// manager.Runnable that runs on the leader only.
+type Pipeline struct {
+	opts Options
+	ns   *namespaces
+
+	mu      sync.Mutex
+	ctx     context.Context
+	targets map[types.NamespacedName]*target
+}
+
+var _ manager.Runnable = (*Pipeline)(nil)
+var _ manager.LeaderElectionRunnable = (*Pipeline)(nil)
+
+// New returns a Pipeline; Start runs it.
+func New(opts Options) *Pipeline {
+	if opts.AttributionWait <= 0 {
+		opts.AttributionWait = 2 * time.Second
+	}
+	if opts.Cluster == "" {
+		opts.Cluster = "cluster"
+	}
+	if opts.Resync <= 0 {
+		opts.Resync = 10 * time.Minute
+	}
+	if opts.MaxQueued <= 0 {
+		opts.MaxQueued = 10_000
+	}
+	if opts.Sensitive == nil {
+		opts.Sensitive = func(gr schema.GroupResource) bool { return gr == schema.GroupResource{Resource: "secrets"} }
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.Log.GetSink() == nil {
+		opts.Log = logr.Discard()
+	}
+	p := &Pipeline{opts: opts, targets: map[types.NamespacedName]*target{}}
+	p.ns = newNamespaces(opts.Watches, p.namespaceLabelsChanged)
+	return p
+}
+
+// ErrNotStarted says Apply was called before Start or after the Pipeline stopped.
+var ErrNotStarted = errors.New("the pipeline is not running")
+
+// Start runs until ctx ends, then stops every target.
+func (p *Pipeline) Start(ctx context.Context) error {
+	p.mu.Lock()
+	p.ctx = ctx
+	p.mu.Unlock()
+	<-ctx.Done()
+	p.mu.Lock()
+	all := p.targets
+	p.targets = map[types.NamespacedName]*target{}
+	p.mu.Unlock()
+	for _, t := range all {
+		t.stop()
+	}
+	p.ns.stop()
+	return nil
+}
+
+// NeedLeaderElection: only the leader writes to Git.
+func (p *Pipeline) NeedLeaderElection() bool { return true }
+
+// Apply starts the target of plan, or brings a running one to plan. A target whose repository,
+// branch or folder changed is restarted.
+func (p *Pipeline) Apply(ctx context.Context, plan Plan) error {
+	p.mu.Lock()
+	if p.ctx == nil || p.ctx.Err() != nil {
+		p.mu.Unlock()
+		return ErrNotStarted
+	}
+	t, running := p.targets[plan.Target]
+	runCtx := p.ctx
+	p.mu.Unlock()
+
+	if running && !t.plan().sameWhere(plan) {
+		p.Remove(plan.Target)
+		running = false
+	}
+	if running {
+		if _, err := p.opts.Writers.Acquire(ctx, t.user, plan.Writer, plan.Settings); err != nil {
+			return fmt.Errorf("updating the Git writer of %s: %w", plan.Target, err)
+		}
+		return t.update(plan)
+	}
+	t = newTarget(p, plan)
+	writer, err := p.opts.Writers.Acquire(ctx, t.user, plan.Writer, plan.Settings)
+	if err != nil {
+		return fmt.Errorf("starting the Git writer of %s: %w", plan.Target, err)
+	}
+	t.writer = writer
+	p.mu.Lock()
+	if _, raced := p.targets[plan.Target]; raced || p.ctx.Err() != nil {
+		p.mu.Unlock()
+		// Another Apply won, or we are stopping; ours was never started.
+		return nil
+	}
+	p.targets[plan.Target] = t
+	p.mu.Unlock()
+	t.start(runCtx)
+	return t.update(plan)
+}
+
+// Remove stops the target; its writer pushes what is pending when nobody else uses it.
+func (p *Pipeline) Remove(key types.NamespacedName) {
+	p.mu.Lock()
+	t, ok := p.targets[key]
+	delete(p.targets, key)
+	p.mu.Unlock()
+	if ok {
+		t.stop()
+	}
+}
+
+// Status returns what a running target reports; false when it is not running.
+func (p *Pipeline) Status(key types.NamespacedName) (Status, bool) {
+	p.mu.Lock()
+	t, ok := p.targets[key]
+	p.mu.Unlock()
+	if !ok {
+		return Status{}, false
+	}
+	return t.currentStatus(), true
+}
+
+func (p *Pipeline) namespaceLabelsChanged() {
+	p.mu.Lock()
+	all := make([]*target, 0, len(p.targets))
+	for _, t := range p.targets {
+		all = append(all, t)
+	}
+	p.mu.Unlock()
+	for _, t := range all {
+		if t.usesNamespaceLabels() {
+			t.requestReconcile("namespace labels changed")
+		}
+	}
+}

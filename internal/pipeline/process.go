@@ -1,0 +1,218 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/attribution"
+	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
+	"github.com/gitops-reverser/gitops-reverser/internal/manifest"
+)
+
+// objectPath is where obj of src goes below folder.
+func objectPath(folder string, src *Source, obj *unstructured.Unstructured) (string, error) {
+	return manifest.Path(folder, src.Resource.GroupResource(), obj.GetNamespace(), obj.GetName(), ".yaml")
+}
+
+// render is the file content of obj: sanitized, as YAML.
+func render(obj *unstructured.Unstructured) ([]byte, error) {
+	return manifest.Encode(manifest.Sanitize(obj))
+}
+
+// query describes c for attribution.
+func (t *target) query(c *change) attribution.Query {
+	src := t.sources[c.source]
+	q := attribution.Query{
+		Identity:        attribution.Identity{Namespace: c.obj.GetNamespace(), Name: c.obj.GetName()},
+		Operation:       string(c.op),
+		UID:             string(c.obj.GetUID()),
+		ResourceVersion: c.obj.GetResourceVersion(),
+	}
+	if src != nil {
+		q.Group, q.Resource = src.Resource.Group, src.Resource.Resource
+	}
+	if c.op != configv1alpha1.OperationDelete {
+		if data, err := render(c.obj); err == nil {
+			q.ContentHash = attribution.ContentHash(data)
+		}
+	}
+	return q
+}
+
+// drain commits every queued change that is ready, oldest object first, and returns when the
+// earliest waiting one gives up waiting for its author.
+func (t *target) drain(ctx context.Context) time.Time {
+	t.mu.Lock()
+	paths := t.queue.paths()
+	t.mu.Unlock()
+	var next time.Time
+	for _, path := range paths {
+		for ctx.Err() == nil {
+			t.mu.Lock()
+			c, ok := t.queue.head(path)
+			if !ok {
+				t.mu.Unlock()
+				break
+			}
+			src := t.sources[c.source]
+			folder := t.current.Folder
+			t.mu.Unlock()
+			waitUntil, err := t.process(ctx, path, folder, src, c)
+			t.mu.Lock()
+			if !waitUntil.IsZero() && err == nil {
+				t.queue.release(path)
+				t.mu.Unlock()
+				if next.IsZero() || waitUntil.Before(next) {
+					next = waitUntil
+				}
+				break
+			}
+			if err != nil && ctx.Err() != nil {
+				t.queue.release(path) // stopping: the next start reconciles
+				t.mu.Unlock()
+				return time.Time{}
+			}
+			t.queue.pop(path)
+			queued, held := t.queue.total, len(t.held)
+			t.mu.Unlock()
+			t.p.opts.Metrics.setQueued(t.name, queued, held)
+			if err != nil {
+				t.p.opts.Metrics.fail(t.name)
+				t.log.Error(err, "Change could not be committed; the next reconcile retries it", "path", path)
+				t.setStatus(func(s *Status) { s.Problem = err.Error() })
+				t.requestReconcile("a change failed")
+			}
+		}
+	}
+	return next
+}
+
+// process commits one change, or says until when it waits for its author.
+func (t *target) process(ctx context.Context, path, folder string, src *Source, c *change) (time.Time, error) {
+	if src == nil {
+		return time.Time{}, nil // its rules are gone; the reconcile that followed covers it
+	}
+	gr := src.Resource.GroupResource()
+	if t.p.opts.Sensitive(gr) {
+		t.hold(path, c)
+		return time.Time{}, nil
+	}
+	var nsLabels map[string]string
+	if ns := c.obj.GetNamespace(); ns != "" {
+		nsLabels = t.p.ns.of(ns)
+	}
+	selected, allowed := false, false
+	deletable := false
+	for _, r := range src.Rules {
+		if r.Selects(gr.Resource, c.obj, nsLabels) {
+			selected = true
+			allowed = allowed || r.Allows(c.op)
+		}
+		deletable = deletable || r.Allows(configv1alpha1.OperationDelete)
+	}
+	info := commitInfo{
+		Operation: string(c.op), Resource: src.Resource, Namespace: c.obj.GetNamespace(), Name: c.obj.GetName(),
+		ResourceVersion: c.obj.GetResourceVersion(), Cluster: t.p.opts.Cluster,
+	}
+	op := gitwriter.FileOp{Path: path}
+	_, inGit := t.known[path]
+	switch {
+	case c.op == configv1alpha1.OperationDelete:
+		if !selected || !allowed || !inGit {
+			return time.Time{}, nil
+		}
+		op.Delete = true
+	case selected:
+		if !allowed {
+			return time.Time{}, nil
+		}
+		data, err := render(c.obj)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if t.known[path] == gitwriter.BlobHash(data) {
+			return time.Time{}, nil // status-only or metadata the sanitizer removes
+		}
+		op.Data = data
+	default:
+		// The object left the selection (a label changed): its file goes, as a delete would.
+		if !inGit || !deletable {
+			return time.Time{}, nil
+		}
+		op.Delete, info.NoLongerSelected = true, true
+	}
+
+	now := t.p.opts.Clock.Now()
+	user, found := t.attribute(c)
+	if !found && now.Before(c.seen.Add(t.p.opts.AttributionWait)) {
+		return c.seen.Add(t.p.opts.AttributionWait), nil
+	}
+	if found {
+		info.User = &user
+	} else {
+		t.p.opts.Metrics.unattributedCommit(t.name)
+	}
+	info.When = c.seen
+	for _, q := range c.earlier {
+		if u, ok := t.lookup(q); ok {
+			info.Earlier = append(info.Earlier, u)
+		}
+	}
+	info.Coalesced = len(c.earlier) + 1
+	res, err := t.writer.Commit(ctx, gitwriter.Change{
+		Ops: []gitwriter.FileOp{op}, Author: author(info.User, t.p.opts.Cluster, info.When), Message: message(info),
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("committing %s %s: %w", string(c.op), path, err)
+	}
+	if op.Delete {
+		delete(t.known, path)
+	} else {
+		t.known[path] = gitwriter.BlobHash(op.Data)
+	}
+	t.p.opts.Metrics.commitLatency(t.p.opts.Clock.Since(c.seen))
+	if res.Changed {
+		t.p.opts.Metrics.committed(t.name, "change")
+		t.log.V(1).Info("Committed change", "operation", c.op, "path", path, "user", info.authorName(), "commit", res.Commit)
+		t.setStatus(func(s *Status) { s.LastCommit, s.LastCommitTime, s.Problem = res.Commit, now, "" })
+	}
+	return time.Time{}, nil
+}
+
+// attribute finds the author of c; the change's own state is asked first, then nothing else:
+// an author is never guessed.
+func (t *target) attribute(c *change) (attribution.User, bool) {
+	t.mu.Lock()
+	q := t.query(c)
+	t.mu.Unlock()
+	return t.lookup(q)
+}
+
+func (t *target) lookup(q attribution.Query) (attribution.User, bool) {
+	if t.p.opts.Attribution == nil {
+		return attribution.User{}, false
+	}
+	return t.p.opts.Attribution.Lookup(q)
+}
+
+// hold keeps the latest change of a sensitive object until it can be encrypted.
+func (t *target) hold(path string, c *change) {
+	t.mu.Lock()
+	_, already := t.held[path]
+	t.held[path] = c
+	t.mu.Unlock()
+	if !already {
+		t.log.Info("Holding a change of a sensitive resource: it is written only once it can be encrypted", "path", path)
+	}
+}
+
+func (i commitInfo) authorName() string {
+	if i.User == nil {
+		return unattributed
+	}
+	return i.User.Name
+}

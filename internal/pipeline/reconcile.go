@@ -1,0 +1,204 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
+	"github.com/gitops-reverser/gitops-reverser/internal/manifest"
+	"github.com/gitops-reverser/gitops-reverser/internal/watch"
+)
+
+// reconcileRetry is how soon a reconcile that could not run yet (watches still listing, the
+// remote not read yet) is tried again.
+const reconcileRetry = 250 * time.Millisecond
+
+// desiredFile is what a reconcile wants at a path, and which rules allow it.
+type desiredFile struct {
+	data                []byte
+	create, update      bool
+	resourceDir, folder string
+}
+
+// reconcileNow makes the folder equal to the selected objects with one commit by the operator.
+// It returns when to try again if it could not run yet.
+func (t *target) reconcileNow(ctx context.Context, reason string) time.Time {
+	t.mu.Lock()
+	sources := make(map[watch.Key]*Source, len(t.sources))
+	for k, s := range t.sources {
+		sources[k] = s
+	}
+	plan := t.current
+	t.mu.Unlock()
+	retry := t.p.opts.Clock.Now().Add(reconcileRetry)
+	for key := range sources {
+		if !t.p.opts.Watches.Synced(key, t.user) {
+			return retry
+		}
+	}
+	if t.usesNamespaceLabels() && !t.p.ns.synced() {
+		return retry
+	}
+	files, err := t.writer.Files(ctx, plan.Folder)
+	if errors.Is(err, gitwriter.ErrNotSynced) {
+		t.setStatus(func(s *Status) { s.Problem = "waiting for the remote to be read: " + t.writer.Status().Message })
+		return t.p.opts.Clock.Now().Add(time.Second)
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			t.log.Error(err, "Reconcile could not read the folder")
+		}
+		return t.p.opts.Clock.Now().Add(time.Second)
+	}
+	// Take the request now: a change after this point asks again.
+	t.mu.Lock()
+	t.reconcile = ""
+	t.mu.Unlock()
+
+	desired, managedDirs, deletable, err := t.desired(sources, plan.Folder)
+	if err != nil {
+		t.log.Error(err, "Reconcile could not render the folder")
+		t.setStatus(func(s *Status) { s.Problem = err.Error() })
+		return t.p.opts.Clock.Now().Add(time.Minute)
+	}
+	ops, written, removed := t.diff(files, desired, managedDirs, deletable)
+	if len(ops) > 0 {
+		committer := operator(plan.Settings, t.p.opts.Clock.Now())
+		res, err := t.writer.Commit(ctx, gitwriter.Change{
+			Ops: ops, Author: committer, Message: reconcileMessage(t.name, reason, written, removed),
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				t.log.Error(err, "Reconcile commit failed; retrying")
+				t.requestReconcile(reason)
+			}
+			return t.p.opts.Clock.Now().Add(time.Second)
+		}
+		for _, op := range ops {
+			if op.Delete {
+				delete(files, op.Path)
+			} else {
+				files[op.Path] = gitwriter.BlobHash(op.Data)
+			}
+		}
+		t.p.opts.Metrics.committed(t.name, "reconcile")
+		t.log.Info("Reconciled folder", "reason", reason, "written", written, "removed", removed, "commit", res.Commit)
+		t.setStatus(func(s *Status) { s.LastCommit, s.LastCommitTime = res.Commit, t.p.opts.Clock.Now() })
+	} else {
+		t.log.V(1).Info("Reconciled folder; nothing to change", "reason", reason, "files", len(files))
+	}
+	t.known = files
+	t.setStatus(func(s *Status) { s.Synced, s.Problem = true, "" })
+	return time.Time{}
+}
+
+// desired renders every selected object of every source. It also returns the resource folders
+// the sources own and, per resource folder, whether the rules allow deleting there.
+func (t *target) desired(sources map[watch.Key]*Source, folder string) (map[string]desiredFile, map[string]bool, map[string]bool, error) {
+	want := map[string]desiredFile{}
+	dirs := map[string]bool{}
+	deletable := map[string]bool{}
+	for key, src := range sources {
+		gr := src.Resource.GroupResource()
+		dir := manifest.ResourceDir(gr)
+		dirs[dir] = true
+		for _, r := range src.Rules {
+			deletable[dir] = deletable[dir] || r.Allows(configv1alpha1.OperationDelete)
+		}
+		if t.p.opts.Sensitive(gr) {
+			continue
+		}
+		objs, ok := t.p.opts.Watches.List(key)
+		if !ok {
+			return nil, nil, nil, fmt.Errorf("the watch of %s is not listed", key)
+		}
+		for _, obj := range objs {
+			var nsLabels map[string]string
+			if ns := obj.GetNamespace(); ns != "" {
+				nsLabels = t.p.ns.of(ns)
+			}
+			d := desiredFile{resourceDir: dir}
+			selected := false
+			for _, r := range src.Rules {
+				if r.Selects(gr.Resource, obj, nsLabels) {
+					selected = true
+					d.create = d.create || r.Allows(configv1alpha1.OperationCreate)
+					d.update = d.update || r.Allows(configv1alpha1.OperationUpdate)
+				}
+			}
+			if !selected {
+				continue
+			}
+			p, err := objectPath(folder, src, obj)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			if d.data, err = render(obj); err != nil {
+				return nil, nil, nil, err
+			}
+			want[p] = d
+		}
+	}
+	return want, dirs, deletable, nil
+}
+
+// diff turns the difference between the folder and the desired files into file operations,
+// leaving alone paths with queued changes (their own commits follow), files of sensitive
+// resources, and what the rules' operations do not allow.
+func (t *target) diff(files map[string]plumbing.Hash, desired map[string]desiredFile, dirs, deletable map[string]bool) ([]gitwriter.FileOp, int, int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var ops []gitwriter.FileOp
+	written, removed := 0, 0
+	for p, d := range desired {
+		if t.queue.has(p) {
+			continue
+		}
+		cur, exists := files[p]
+		if (!exists && d.create) || (exists && d.update && cur != gitwriter.BlobHash(d.data)) {
+			ops = append(ops, gitwriter.FileOp{Path: p, Data: d.data})
+			written++
+		}
+	}
+	for p := range files {
+		if _, ok := desired[p]; ok || t.queue.has(p) || !manifestFile(p) {
+			continue
+		}
+		dir := path.Base(path.Dir(p))
+		if t.held[p] != nil || strings.HasSuffix(p, ".sops.yaml") {
+			continue // sensitive: only its own, encrypted, change may touch it
+		}
+		if dirs[dir] && !deletable[dir] {
+			continue
+		}
+		ops = append(ops, gitwriter.FileOp{Path: p, Delete: true})
+		removed++
+	}
+	sort.Slice(ops, func(i, j int) bool { return ops[i].Path < ops[j].Path })
+	return ops, written, removed
+}
+
+// manifestFile reports whether a file in the folder is one the operator manages: a YAML file
+// that is not a dotfile. A README or a .sops.yaml a person added stays.
+func manifestFile(p string) bool {
+	base := path.Base(p)
+	return strings.HasSuffix(base, ".yaml") && !strings.HasPrefix(base, ".")
+}
+
+// operator is the author of reconcile commits: the GitProvider's committer, or the default.
+func operator(s gitwriter.Settings, now time.Time) gitwriter.Signature {
+	sig := s.Committer
+	if sig.Name == "" {
+		sig = gitwriter.Signature{Name: "gitops-reverser", Email: "gitops-reverser@configbutler.ai"}
+	}
+	sig.When = now
+	return sig
+}
