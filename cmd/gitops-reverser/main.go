@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -18,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/controller"
@@ -38,6 +40,30 @@ type options struct {
 	leaderElectionNamespace string
 	workDir                 string
 	zap                     zap.Options
+
+	attribution     string
+	attributionWait time.Duration
+	webhookHost     string
+	webhookPort     int
+	webhookCertDir  string
+	clusterName     string
+	resync          time.Duration
+}
+
+// Attribution sources, as --attribution names them.
+const (
+	attributionAdmission = "admission"
+	attributionAudit     = "audit"
+	attributionBoth      = "both"
+	attributionNone      = "none"
+)
+
+func (o options) admission() bool {
+	return o.attribution == attributionAdmission || o.attribution == attributionBoth
+}
+
+func (o options) audit() bool {
+	return o.attribution == attributionAudit || o.attribution == attributionBoth
 }
 
 func parseFlags(args []string) (options, error) {
@@ -48,6 +74,15 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so that only one replica writes to Git; the others stand by.")
 	fs.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease; defaults to the pod's namespace.")
 	fs.StringVar(&o.workDir, "work-dir", "/var/lib/gitops-reverser", "Directory for the local clones of the Git writers; emptied per writer at start.")
+	fs.StringVar(&o.attribution, "attribution", attributionAdmission,
+		"Where commit authors come from: admission (the validating webhook of config/webhook; works on every cluster), audit (the API server's audit webhook; exact, self-managed clusters only), both, or none.")
+	fs.DurationVar(&o.attributionWait, "attribution-wait", 0,
+		"How long a change waits for its author before it is committed as unattributed (default 1s with admission, 3s with audit).")
+	fs.StringVar(&o.webhookHost, "webhook-host", "", "Address the webhook server (admission and audit receivers) binds to; empty binds every address.")
+	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "Port of the webhook server.")
+	fs.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "Directory with tls.crt and tls.key for the webhook server (default: controller-runtime's, /tmp/k8s-webhook-server/serving-certs).")
+	fs.StringVar(&o.clusterName, "cluster-name", "cluster", "Name of the cluster in authors' addresses: <user>@<cluster-name>.kubernetes.invalid.")
+	fs.DurationVar(&o.resync, "resync-period", 10*time.Minute, "How often every GitTarget's folder is reconciled with the cluster even when nothing went wrong.")
 	o.zap.Development = false
 	o.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -55,6 +90,17 @@ func parseFlags(args []string) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	switch o.attribution {
+	case attributionAdmission, attributionAudit, attributionBoth, attributionNone:
+	default:
+		return o, fmt.Errorf("--attribution must be admission, audit, both or none, not %q", o.attribution)
+	}
+	if o.attributionWait == 0 {
+		o.attributionWait = time.Second
+		if o.audit() {
+			o.attributionWait = 3 * time.Second
+		}
 	}
 	return o, nil
 }
@@ -84,7 +130,10 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 		return fmt.Errorf("loading the Kubernetes client configuration: %w", err)
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                        scheme,
+		Scheme: scheme,
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host: opts.webhookHost, Port: opts.webhookPort, CertDir: opts.webhookCertDir,
+		}),
 		Metrics:                       metricsserver.Options{BindAddress: opts.metricsAddr},
 		HealthProbeBindAddress:        opts.probeAddr,
 		LeaderElection:                opts.leaderElect,
@@ -98,7 +147,14 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 	if err != nil {
 		return fmt.Errorf("creating the controller manager: %w", err)
 	}
-	if _, err := controller.SetupAll(mgr, controller.Options{WorkDir: opts.workDir}); err != nil {
+	attributor, err := setupAttribution(mgr, opts)
+	if err != nil {
+		return err
+	}
+	if _, err := controller.SetupAll(mgr, controller.Options{
+		WorkDir: opts.workDir, Attribution: attributor, AttributionWait: opts.attributionWait,
+		Cluster: opts.clusterName, Resync: opts.resync,
+	}); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -108,7 +164,8 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 		return fmt.Errorf("adding the readiness check: %w", err)
 	}
 
-	log.Info("Starting manager", "metricsAddr", opts.metricsAddr, "probeAddr", opts.probeAddr, "leaderElect", opts.leaderElect)
+	log.Info("Starting manager", "metricsAddr", opts.metricsAddr, "probeAddr", opts.probeAddr, "leaderElect", opts.leaderElect,
+		"attribution", opts.attribution)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("running the controller manager: %w", err)
 	}

@@ -54,6 +54,7 @@ func TestManagerServesProbesAndMetricsAndTakesTheLease(t *testing.T) {
 			"--health-probe-bind-address", probes,
 			"--leader-elect", "--leader-election-namespace", "default",
 			"--work-dir", t.TempDir(),
+			"--attribution", "none",
 		}, func() (*rest.Config, error) { return env.Config, nil })
 	}()
 
@@ -79,6 +80,8 @@ func TestBadFlagsAreReported(t *testing.T) {
 	g := NewWithT(t)
 	err := run(t.Context(), []string{"--no-such-flag"}, func() (*rest.Config, error) { return env.Config, nil })
 	g.Expect(err).To(MatchError(ContainSubstring("no-such-flag")))
+	err = run(t.Context(), []string{"--attribution", "guess"}, func() (*rest.Config, error) { return env.Config, nil })
+	g.Expect(err).To(MatchError(ContainSubstring("--attribution must be admission, audit, both or none")))
 	err = run(t.Context(), []string{"stray"}, func() (*rest.Config, error) { return env.Config, nil })
 	g.Expect(err).To(MatchError(ContainSubstring("unexpected arguments")))
 	g.Expect(strings.Contains(err.Error(), "stray")).To(BeTrue())
