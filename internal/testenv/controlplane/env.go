@@ -145,3 +145,20 @@ func Main(m *testing.M, opts Options, env **Env) {
 	}
 	os.Exit(code)
 }
+
+// WriteUserKubeconfig writes a kubeconfig that authenticates as the given user and groups (a
+// client certificate), for kubectl.
+func (e *Env) WriteUserKubeconfig(path, name string, groups ...string) error {
+	user, err := e.env.AddUser(envtest.User{Name: name, Groups: groups}, e.Config)
+	if err != nil {
+		return fmt.Errorf("adding test user %q: %w", name, err)
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		return fmt.Errorf("rendering the kubeconfig of %q: %w", name, err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("writing the kubeconfig %s: %w", path, err)
+	}
+	return nil
+}

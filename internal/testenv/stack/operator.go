@@ -1,0 +1,107 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/testenv/controlplane"
+)
+
+// BuildOperator compiles cmd/gitops-reverser into dir and returns the binary's path; with race,
+// the race detector is compiled in, so end-to-end tests find races in the real binary too.
+func BuildOperator(ctx context.Context, dir string, race bool) (string, error) {
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "gitops-reverser")
+	args := []string{"build", "-o", bin}
+	if race {
+		args = append(args, "-race")
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/gitops-reverser")...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the operator: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// Operator is the operator's binary running as a process.
+type Operator struct {
+	// Log is the file its output goes to.
+	Log  string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// StartOperator runs binary with args against the cluster of kubeconfig, its output appended to
+// logPath.
+func StartOperator(binary, kubeconfig, logPath string, args ...string) (*Operator, error) {
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening the operator's log: %w", err)
+	}
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return nil, fmt.Errorf("starting the operator: %w", err)
+	}
+	o := &Operator{Log: logPath, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		o.err = cmd.Wait()
+		log.Close()
+		close(o.done)
+	}()
+	return o, nil
+}
+
+// Pid is the operator's process id.
+func (o *Operator) Pid() int { return o.cmd.Process.Pid }
+
+// Done is closed when the process exited.
+func (o *Operator) Done() <-chan struct{} { return o.done }
+
+// Stop asks the operator to stop (SIGTERM, as Kubernetes does) and waits for it; after timeout it
+// is killed. It returns the process's error, if any.
+func (o *Operator) Stop(timeout time.Duration) error {
+	select {
+	case <-o.done:
+		return o.err
+	default:
+	}
+	_ = o.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-o.done:
+		return o.err
+	case <-time.After(timeout):
+		_ = o.cmd.Process.Kill()
+		<-o.done
+		return errors.New("the operator did not stop in time and was killed")
+	}
+}
+
+// Kill kills the operator at once (SIGKILL, a crash) and waits until it is gone.
+func (o *Operator) Kill() {
+	_ = o.cmd.Process.Kill()
+	<-o.done
+}
+
+// WaitExited reports the process's exit error once it exits, or ctx's error.
+func (o *Operator) WaitExited(ctx context.Context) error {
+	select {
+	case <-o.done:
+		return o.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

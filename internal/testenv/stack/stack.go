@@ -1,0 +1,199 @@
+package stack
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/attribution"
+	"github.com/gitops-reverser/gitops-reverser/internal/testenv/controlplane"
+)
+
+// Options configure a Stack. The zero value works.
+type Options struct {
+	// Dir holds certificates, kubeconfigs and the audit configuration; a new temporary
+	// directory, removed by Stop, when empty.
+	Dir string
+	// AuditBatchWait is the API server's --audit-webhook-batch-max-wait (default 1s, as we
+	// recommend).
+	AuditBatchWait string
+}
+
+// Stack is a running control plane wired to send attribution to an operator on 127.0.0.1.
+type Stack struct {
+	Env *controlplane.Env
+	// Dir is the Stack's working directory.
+	Dir string
+	// Kubeconfig is an admin kubeconfig.
+	Kubeconfig string
+	// WebhookPort and CertDir are where the operator's webhook server must listen, with which
+	// certificate, for the API server to reach its admission and audit receivers.
+	WebhookPort int
+	CertDir     string
+
+	ownDir bool
+}
+
+// Start starts a control plane that sends audit events to, and calls the admission webhook of,
+// an operator started with OperatorArgs.
+func Start(ctx context.Context, opts Options) (*Stack, error) {
+	s := &Stack{Dir: opts.Dir}
+	if s.Dir == "" {
+		dir, err := os.MkdirTemp("", "gitops-reverser-stack-")
+		if err != nil {
+			return nil, fmt.Errorf("creating the stack's directory: %w", err)
+		}
+		s.Dir, s.ownDir = dir, true
+	}
+	s.CertDir = filepath.Join(s.Dir, "webhook-certs")
+	if err := os.MkdirAll(s.CertDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", s.CertDir, err)
+	}
+	caPEM, err := writeServingCert(s.CertDir)
+	if err != nil {
+		return nil, err
+	}
+	if s.WebhookPort, err = freePort(); err != nil {
+		return nil, err
+	}
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	auditKubeconfig := filepath.Join(s.Dir, "audit-webhook.kubeconfig")
+	if err := os.WriteFile(auditKubeconfig, []byte(webhookKubeconfig(s.url(attribution.AuditPath), caPEM)), 0o600); err != nil {
+		return nil, fmt.Errorf("writing the audit webhook kubeconfig: %w", err)
+	}
+	batchWait := opts.AuditBatchWait
+	if batchWait == "" {
+		batchWait = "1s"
+	}
+	s.Env, err = controlplane.Start(ctx, controlplane.Options{APIServerFlags: map[string]string{
+		"audit-policy-file":             filepath.Join(root, "config", "audit", "policy.yaml"),
+		"audit-webhook-config-file":     auditKubeconfig,
+		"audit-webhook-batch-max-wait":  batchWait,
+		"audit-webhook-initial-backoff": "1s",
+	}})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.installAdmissionWebhook(ctx, filepath.Join(root, "config", "webhook", "manifests.yaml"), caPEM); err != nil {
+		_ = s.Stop()
+		return nil, err
+	}
+	s.Kubeconfig = filepath.Join(s.Dir, "admin.kubeconfig")
+	if err := s.Env.WriteKubeconfig(s.Kubeconfig); err != nil {
+		_ = s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Stop stops the control plane and removes the directory Start created.
+func (s *Stack) Stop() error {
+	err := s.Env.Stop()
+	if s.ownDir {
+		_ = os.RemoveAll(s.Dir)
+	}
+	return err
+}
+
+// OperatorArgs are the flags that make the operator serve the Stack's webhooks, with the given
+// attribution source (admission, audit, both or none).
+func (s *Stack) OperatorArgs(attributionSource string) []string {
+	return []string{
+		"--attribution", attributionSource,
+		"--webhook-host", "127.0.0.1",
+		"--webhook-port", strconv.Itoa(s.WebhookPort),
+		"--webhook-cert-dir", s.CertDir,
+		"--metrics-bind-address", "0",
+		"--health-probe-bind-address", "0",
+	}
+}
+
+// UserKubeconfig writes a kubeconfig that authenticates as user, in groups, and returns its path.
+func (s *Stack) UserKubeconfig(user string, groups ...string) (string, error) {
+	path := filepath.Join(s.Dir, user+".kubeconfig")
+	if err := s.Env.WriteUserKubeconfig(path, user, groups...); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// Kubectl runs the control plane's kubectl with a kubeconfig, stdin and arguments, and returns
+// its output.
+func (s *Stack) Kubectl(ctx context.Context, kubeconfig, stdin string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, s.Env.Kubectl, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("kubectl %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+func (s *Stack) url(path string) string {
+	return fmt.Sprintf("https://127.0.0.1:%d%s", s.WebhookPort, path)
+}
+
+// installAdmissionWebhook creates config/webhook's ValidatingWebhookConfiguration, pointed at
+// the operator on 127.0.0.1 instead of its Service.
+func (s *Stack) installAdmissionWebhook(ctx context.Context, manifest string, caPEM []byte) error {
+	data, err := os.ReadFile(manifest)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", manifest, err)
+	}
+	cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	if err := yaml.UnmarshalStrict(data, cfg); err != nil {
+		return fmt.Errorf("decoding %s: %w", manifest, err)
+	}
+	for i := range cfg.Webhooks {
+		cc := &cfg.Webhooks[i].ClientConfig
+		url := s.url(attribution.AdmissionPath)
+		if cc.Service != nil && cc.Service.Path != nil {
+			url = s.url(*cc.Service.Path)
+		}
+		cc.Service, cc.URL, cc.CABundle = nil, &url, caPEM
+	}
+	if err := s.Env.Client.Create(ctx, cfg); err != nil {
+		return fmt.Errorf("installing the admission webhook: %w", err)
+	}
+	return nil
+}
+
+func webhookKubeconfig(server string, caPEM []byte) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+  - name: gitops-reverser
+    cluster:
+      server: %s
+      certificate-authority-data: %s
+users:
+  - name: kube-apiserver
+contexts:
+  - name: gitops-reverser
+    context:
+      cluster: gitops-reverser
+      user: kube-apiserver
+current-context: gitops-reverser
+`, server, base64.StdEncoding.EncodeToString(caPEM))
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
