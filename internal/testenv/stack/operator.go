@@ -37,9 +37,10 @@ func BuildOperator(ctx context.Context, dir string, race bool) (string, error) {
 type Operator struct {
 	// Log is the file its output goes to.
 	Log  string
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	cmd    *exec.Cmd
+	done   chan struct{}
+	err    error
+	killed bool
 }
 
 // StartOperator runs binary with args against the cluster of kubeconfig, its output appended to
@@ -72,10 +73,13 @@ func (o *Operator) Pid() int { return o.cmd.Process.Pid }
 func (o *Operator) Done() <-chan struct{} { return o.done }
 
 // Stop asks the operator to stop (SIGTERM, as Kubernetes does) and waits for it; after timeout it
-// is killed. It returns the process's error, if any.
+// is killed. It returns the process's error, if any; a process Kill ended has none.
 func (o *Operator) Stop(timeout time.Duration) error {
 	select {
 	case <-o.done:
+		if o.killed {
+			return nil
+		}
 		return o.err
 	default:
 	}
@@ -92,6 +96,7 @@ func (o *Operator) Stop(timeout time.Duration) error {
 
 // Kill kills the operator at once (SIGKILL, a crash) and waits until it is gone.
 func (o *Operator) Kill() {
+	o.killed = true
 	_ = o.cmd.Process.Kill()
 	<-o.done
 }
