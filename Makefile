@@ -52,6 +52,14 @@ controlplane: ## Build kube-apiserver, etcd and kubectl from Go modules into the
 test: vet controlplane ## Run vet, then every test with -race against a real API server and real Git servers.
 	KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$($(CONTROLPLANE_BUILD))}" go test $(GO_TEST_FLAGS) ./...
 
+DEMO_ARGS ?=
+
+.PHONY: demo
+# Built, then run: `go run` would exit with status 1 after Ctrl-C even when the demo stopped cleanly.
+demo: controlplane ## Run everything locally (control plane, Git server, operator), show attributed commits; Ctrl-C stops. DEMO_ARGS=-keep keeps its files.
+	go build -o bin/demo ./hack/demo
+	bin/demo $(DEMO_ARGS)
+
 ##@ Benchmarks
 
 .PHONY: bench-git

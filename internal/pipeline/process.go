@@ -94,7 +94,9 @@ func (t *target) drain(ctx context.Context) time.Time {
 // process commits one change, or says until when it waits for its author.
 func (t *target) process(ctx context.Context, path, folder string, src *Source, c *change) (time.Time, error) {
 	if src == nil {
-		return time.Time{}, nil // its rules are gone; the reconcile that followed covers it
+		// Its rules are gone: whatever happened to the object, a reconcile settles its file.
+		t.requestReconcile("rules changed")
+		return time.Time{}, nil
 	}
 	gr := src.Resource.GroupResource()
 	if t.p.opts.Sensitive(gr) {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"reflect"
 	"sync"
 	"time"
 
@@ -106,6 +107,7 @@ func (t *target) update(plan Plan) error {
 	}
 	t.mu.Lock()
 	old := t.sources
+	changed := !reflect.DeepEqual(old, wanted)
 	t.sources = wanted
 	t.current = plan
 	t.mu.Unlock()
@@ -122,8 +124,10 @@ func (t *target) update(plan Plan) error {
 			t.p.opts.Watches.Unsubscribe(key, t.user)
 		}
 	}
-	// Rules may select other objects now: only a reconcile knows.
-	t.requestReconcile("rules changed")
+	if changed {
+		// Rules may select other objects now: only a reconcile knows.
+		t.requestReconcile("rules changed")
+	}
 	return nil
 }
 

@@ -57,12 +57,14 @@ func withSubject(t *testing.T, repo *gitserver.SSHRepo, subject string) []commit
 func files(t *testing.T, repo *gitserver.SSHRepo, folder string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	if _, ok := gitserver.Refs(t, repo.Dir)["refs/heads/"+branch]; !ok {
+	tip, ok := gitserver.Refs(t, repo.Dir)["refs/heads/"+branch]
+	if !ok {
 		return out
 	}
-	for _, p := range strings.Split(gitserver.Git(t, repo.Dir, "ls-tree", "-r", "--name-only", branch, "--", folder), "\n") {
+	// One commit throughout: the branch moves while we read.
+	for _, p := range strings.Split(gitserver.Git(t, repo.Dir, "ls-tree", "-r", "--name-only", tip, "--", folder), "\n") {
 		if p != "" {
-			out[p] = gitserver.Git(t, repo.Dir, "show", branch+":"+p) + "\n"
+			out[p] = gitserver.Git(t, repo.Dir, "show", tip+":"+p) + "\n"
 		}
 	}
 	return out
