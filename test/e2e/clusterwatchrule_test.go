@@ -26,7 +26,9 @@ func TestClusterWatchRuleSampleFollowsNamespaceLabels(t *testing.T) {
 	sample, err := os.ReadFile(filepath.Join(root, "config", "samples", "clusterwatchrule.yaml"))
 	g.Expect(err).NotTo(HaveOccurred())
 	kubectl(t, string(sample), "apply", "-f", "-")
-	t.Cleanup(func() { _, _ = cluster.Kubectl(context.Background(), cluster.Kubeconfig, string(sample), "delete", "-f", "-") })
+	t.Cleanup(func() {
+		_, _ = cluster.Kubectl(context.Background(), cluster.Kubeconfig, string(sample), "delete", "-f", "-")
+	})
 
 	kubectl(t, "", "create", "namespace", "shop")
 	kubectl(t, "", "create", "namespace", "billing")

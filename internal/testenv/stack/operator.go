@@ -36,7 +36,7 @@ func BuildOperator(ctx context.Context, dir string, race bool) (string, error) {
 // Operator is the operator's binary running as a process.
 type Operator struct {
 	// Log is the file its output goes to.
-	Log  string
+	Log    string
 	cmd    *exec.Cmd
 	done   chan struct{}
 	err    error
