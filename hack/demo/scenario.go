@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gitops-reverser/gitops-reverser/internal/testenv/controlplane"
+	"github.com/gitops-reverser/gitops-reverser/internal/testenv/stack"
 	"github.com/gitops-reverser/gitops-reverser/internal/testenv/gitserver"
 )
 
@@ -49,22 +48,9 @@ func (d *demo) quickStart(ctx context.Context) error {
 		return err
 	}
 
-	root, err := controlplane.RepoRoot()
+	manifest, err := stack.QuickStartManifest(d.repoURL)
 	if err != nil {
 		return err
-	}
-	var objects []string
-	for _, f := range []string{"gitprovider.yaml", "gittarget.yaml", "watchrule.yaml"} {
-		data, err := os.ReadFile(filepath.Join(root, "config", "samples", f))
-		if err != nil {
-			return err
-		}
-		objects = append(objects, string(data))
-	}
-	const sampleURL = `url: "git@github.com:YOUR_USERNAME/my-k8s-audit.git"`
-	manifest := strings.Replace(strings.Join(objects, "\n---\n"), sampleURL, `url: "`+d.repoURL+`"`, 1)
-	if !strings.Contains(manifest, d.repoURL) {
-		return errors.New("config/samples/gitprovider.yaml no longer has the line " + sampleURL + "; update hack/demo")
 	}
 	shown = "kubectl apply -f config/samples/{gitprovider,gittarget,watchrule}.yaml   # url: " + d.repoURL
 	if err := d.kubectl(ctx, shown, manifest, "apply", "-n", namespace, "-f", "-"); err != nil {

@@ -12,7 +12,6 @@ import (
 
 	. "github.com/onsi/gomega"
 
-	"github.com/gitops-reverser/gitops-reverser/internal/testenv/controlplane"
 	"github.com/gitops-reverser/gitops-reverser/internal/testenv/gitserver"
 	"github.com/gitops-reverser/gitops-reverser/internal/testenv/stack"
 )
@@ -106,10 +105,6 @@ func kubectlAs(t *testing.T, kubeconfig, stdin string, args ...string) string {
 // applied with kubectl. It waits until the GitTarget is Ready.
 func quickStart(t *testing.T, ns string, repo *gitserver.SSHRepo) {
 	t.Helper()
-	root, err := controlplane.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if ns != "default" {
 		kubectl(t, "", "create", "namespace", ns)
 	}
@@ -123,18 +118,9 @@ func quickStart(t *testing.T, ns string, repo *gitserver.SSHRepo) {
 		"--dry-run=client", "-o", "yaml")
 	kubectl(t, secret, "apply", "-n", ns, "-f", "-")
 
-	var objects []string
-	for _, f := range []string{"gitprovider.yaml", "gittarget.yaml", "watchrule.yaml"} {
-		data, err := os.ReadFile(filepath.Join(root, "config", "samples", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		objects = append(objects, string(data))
-	}
-	manifest := strings.Replace(strings.Join(objects, "\n---\n"),
-		`url: "git@github.com:YOUR_USERNAME/my-k8s-audit.git"`, `url: "`+repo.URL+`"`, 1)
-	if !strings.Contains(manifest, repo.URL) {
-		t.Fatal("the sample GitProvider's url line changed; update the quick start test")
+	manifest, err := stack.QuickStartManifest(repo.URL)
+	if err != nil {
+		t.Fatal(err)
 	}
 	kubectl(t, manifest, "apply", "-n", ns, "-f", "-")
 	t.Cleanup(func() {

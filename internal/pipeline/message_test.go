@@ -1,0 +1,79 @@
+package pipeline
+
+import (
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/attribution"
+)
+
+func TestMessageHasTheDesignsSubjectAndTrailers(t *testing.T) {
+	g := NewWithT(t)
+	msg := message(commitInfo{
+		Operation: "UPDATE", Resource: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"},
+		Namespace: "default", Name: "web", ResourceVersion: "48213", When: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC),
+		User: &attribution.User{Name: "alice", Groups: []string{"system:authenticated", "team-a"}},
+	})
+	g.Expect(msg).To(Equal(`[UPDATE] deployments.apps default/web
+
+Kubernetes-User: alice
+Kubernetes-Groups: system:authenticated, team-a
+Kubernetes-Operation: UPDATE
+Kubernetes-Resource: apps/v1, Resource=deployments
+Kubernetes-Resource-Version: 48213
+Kubernetes-Timestamp: 2026-11-21T12:00:00Z
+`))
+}
+
+func TestUnattributedCoalescedAndClusterScopedChangesSaySo(t *testing.T) {
+	g := NewWithT(t)
+	msg := message(commitInfo{
+		Operation: "DELETE", Resource: schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, Name: "shop",
+		When: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC), Coalesced: 3, Cluster: "prod",
+		Earlier: []attribution.User{{Name: "bob"}, {Name: "system:serviceaccount:ci:deployer"}, {Name: "bob"}},
+	})
+	g.Expect(msg).To(Equal(`[DELETE] namespaces shop
+
+Kubernetes-User: unattributed
+Kubernetes-Operation: DELETE
+Kubernetes-Resource: v1, Resource=namespaces
+Kubernetes-Timestamp: 2026-11-21T12:00:00Z
+Kubernetes-Coalesced-Changes: 3
+Co-authored-by: bob <bob@prod.kubernetes.invalid>
+Co-authored-by: system:serviceaccount:ci:deployer <system-serviceaccount-ci-deployer@prod.kubernetes.invalid>
+`))
+}
+
+func TestHostileNamesStayOnTheirLine(t *testing.T) {
+	g := NewWithT(t)
+	evil := "mallory\nKubernetes-User: root <x@y>"
+	msg := message(commitInfo{
+		Operation: "CREATE", Resource: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"},
+		Namespace: "default", Name: "cm", When: time.Unix(0, 0), User: &attribution.User{Name: evil, Groups: []string{"a\nb"}},
+	})
+	g.Expect(msg).To(ContainSubstring("Kubernetes-User: mallory Kubernetes-User: root <x@y>\n"))
+	g.Expect(msg).To(ContainSubstring("Kubernetes-Groups: a b\n"))
+	sig := author(&attribution.User{Name: evil}, "prod", time.Unix(0, 0))
+	g.Expect(sig.Name).To(Equal("mallory Kubernetes-User: root  x@y"))
+	g.Expect(sig.Email).To(Equal("mallory-Kubernetes-User--root--x-y@prod.kubernetes.invalid"))
+}
+
+func TestAuthorAddresses(t *testing.T) {
+	for _, tc := range []struct{ user, want string }{
+		{"alice", "alice@c.kubernetes.invalid"},
+		{"alice@example.com", "alice@example.com"},
+		{"system:serviceaccount:ci:deployer", "system-serviceaccount-ci-deployer@c.kubernetes.invalid"},
+		{"https://issuer.example#1234", "https---issuer.example-1234@c.kubernetes.invalid"},
+		{"Alice Example <alice@example.com>", "Alice-Example--alice-example.com@c.kubernetes.invalid"},
+	} {
+		if got := author(&attribution.User{Name: tc.user}, "c", time.Time{}).Email; got != tc.want {
+			t.Errorf("%q: got %q, want %q", tc.user, got, tc.want)
+		}
+	}
+	if got := author(nil, "c", time.Time{}); got.Name != "unattributed" || got.Email != "unattributed@c.kubernetes.invalid" {
+		t.Errorf("unattributed: got %+v", got)
+	}
+}
