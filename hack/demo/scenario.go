@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gitops-reverser/gitops-reverser/internal/testenv/stack"
 	"github.com/gitops-reverser/gitops-reverser/internal/testenv/gitserver"
+	"github.com/gitops-reverser/gitops-reverser/internal/testenv/stack"
 )
 
 // logFormat is how the history is shown: who, what, and the attribution trailers.
