@@ -36,6 +36,7 @@ func main() {
 type options struct {
 	metricsAddr             string
 	probeAddr               string
+	pprofAddr               string
 	leaderElect             bool
 	leaderElectionNamespace string
 	workDir                 string
@@ -71,6 +72,7 @@ func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("gitops-reverser", flag.ContinueOnError)
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz endpoints bind to.")
+	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "Address Go's pprof endpoints bind to, for profiling; 0 disables them.")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so that only one replica writes to Git; the others stand by.")
 	fs.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease; defaults to the pod's namespace.")
 	fs.StringVar(&o.workDir, "work-dir", "/var/lib/gitops-reverser", "Directory for the local clones of the Git writers; emptied per writer at start.")
@@ -136,6 +138,7 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 		}),
 		Metrics:                       metricsserver.Options{BindAddress: opts.metricsAddr},
 		HealthProbeBindAddress:        opts.probeAddr,
+		PprofBindAddress:              opts.pprofAddr,
 		LeaderElection:                opts.leaderElect,
 		LeaderElectionID:              "gitops-reverser.configbutler.ai",
 		LeaderElectionNamespace:       opts.leaderElectionNamespace,

@@ -55,7 +55,7 @@ func (w *Writer) commitOps(h *head, ops []treeOp, author, committer Signature, m
 			return plumbing.ZeroHash, false, fmt.Errorf("applying %s: %w", op.path, err)
 		}
 	}
-	root, err := h.tree.write(w.putObject)
+	root, err := h.tree.write(w.putTree)
 	if err != nil {
 		return plumbing.ZeroHash, false, err
 	}
@@ -134,7 +134,7 @@ func (w *Writer) replay(base plumbing.Hash) error {
 		return err
 	}
 	oldObjects := w.pendingObjects
-	w.pendingObjects, w.pendingSet = nil, map[plumbing.Hash]struct{}{}
+	w.pendingObjects, w.pendingSet, w.deltas = nil, map[plumbing.Hash]struct{}{}, map[plumbing.Hash]treeDelta{}
 	for _, obj := range oldObjects {
 		if obj.typ == plumbing.BlobObject {
 			w.trackObject(obj.hash, obj.typ)

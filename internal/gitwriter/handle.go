@@ -70,6 +70,17 @@ func (w *Writer) putObject(obj plumbing.EncodedObject) error {
 	return nil
 }
 
+// putTree stores a tree object, with its delta against the previous version for the next push.
+func (w *Writer) putTree(obj plumbing.EncodedObject, delta *treeDelta) error {
+	if err := w.putObject(obj); err != nil {
+		return err
+	}
+	if delta != nil {
+		w.deltas[obj.Hash()] = *delta
+	}
+	return nil
+}
+
 func (w *Writer) trackObject(h plumbing.Hash, t plumbing.ObjectType) {
 	if _, ok := w.pendingSet[h]; ok {
 		return

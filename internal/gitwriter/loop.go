@@ -145,7 +145,7 @@ func (w *Writer) startPush(ctx context.Context) {
 	for i, o := range w.pendingObjects {
 		hashes[i] = o.hash
 	}
-	pack, err := w.store.pack(hashes)
+	pack, err := w.store.pack(hashes, w.deltas)
 	if err != nil {
 		w.fail(err)
 		return
@@ -225,6 +225,7 @@ func (w *Writer) pushed(res networkResult) {
 	w.pending = w.pending[res.commits:]
 	for _, o := range w.pendingObjects[:res.objects] {
 		delete(w.pendingSet, o.hash)
+		delete(w.deltas, o.hash)
 	}
 	w.pendingObjects = w.pendingObjects[res.objects:]
 	if len(w.pending) > 0 {
@@ -232,14 +233,14 @@ func (w *Writer) pushed(res networkResult) {
 	}
 	w.remoteTip = res.tip
 	w.cfg.Metrics.setPending(w.cfg.URL, w.cfg.Branch, len(w.pending))
-	w.log.V(1).Info("Pushed", "commits", res.commits, "bytes", res.bytes, "tip", short(res.tip))
+	w.log.V(1).Info("Pushed", "commits", res.commits, "bytes", res.bytes, "tip", short(res.tip), "took", res.took.String())
 	now := w.clock.Now()
 	w.updateStatus(func(s *Status) {
 		s.RemoteTip, s.Pending, s.LastPush = short(res.tip), len(w.pending), now
 	})
 	w.succeeded()
 	if len(w.pendingObjects) == 0 {
-		w.store.dropSpilled()
+		w.store.dropPushed()
 	}
 	if len(w.pending) == 0 {
 		w.answerFlushes(nil)

@@ -73,19 +73,29 @@ func (p packedObject) inflate(h plumbing.Hash) (plumbing.EncodedObject, error) {
 	return obj, nil
 }
 
-// writePack writes a version 2 pack of objects, without deltas.
-func writePack(w io.Writer, objects []packedObject) error {
+// packEntry is an object in a pack: whole, or a delta against an earlier entry (base >= 0,
+// OFS_DELTA) or against an object the receiver has (REF_DELTA, baseHash).
+type packEntry struct {
+	packedObject
+	base     int
+	baseHash plumbing.Hash
+}
+
+// writePack writes a version 2 pack of the entries.
+func writePack(w io.Writer, entries []packEntry) error {
 	sum := sha1.New() //nolint:gosec // see import
-	out := io.MultiWriter(w, sum)
+	cw := &countingWriter{w: io.MultiWriter(w, sum)}
 	var header [12]byte
 	copy(header[:4], "PACK")
 	binary.BigEndian.PutUint32(header[4:8], 2)
-	binary.BigEndian.PutUint32(header[8:12], uint32(len(objects)))
-	if _, err := out.Write(header[:]); err != nil {
+	binary.BigEndian.PutUint32(header[8:12], uint32(len(entries)))
+	if _, err := cw.Write(header[:]); err != nil {
 		return err
 	}
-	var objHeader [16]byte
-	for _, o := range objects {
+	offsets := make([]int64, len(entries))
+	var objHeader [32]byte
+	for i, o := range entries {
+		offsets[i] = cw.n
 		// Type in bits 4-6 of the first byte, size in 4 bits there and 7 bits per next byte.
 		size := uint64(o.size)
 		b := byte(o.typ)<<4 | byte(size&0x0f)
@@ -99,13 +109,44 @@ func writePack(w io.Writer, objects []packedObject) error {
 		}
 		objHeader[n] = b
 		n++
-		if _, err := out.Write(objHeader[:n]); err != nil {
+		switch o.typ {
+		case plumbing.OFSDeltaObject:
+			n += putOffset(objHeader[n:], uint64(offsets[i]-offsets[o.base]))
+		case plumbing.REFDeltaObject:
+			n += copy(objHeader[n:], o.baseHash[:])
+		}
+		if _, err := cw.Write(objHeader[:n]); err != nil {
 			return err
 		}
-		if _, err := out.Write(o.z); err != nil {
+		if _, err := cw.Write(o.z); err != nil {
 			return err
 		}
 	}
 	_, err := w.Write(sum.Sum(nil))
 	return err
+}
+
+// putOffset writes an OFS_DELTA's distance back to its base the way Git reads it: big-endian
+// 7-bit groups, each continuation adding one, so that every distance has one encoding.
+func putOffset(dst []byte, ofs uint64) int {
+	var tmp [10]byte
+	pos := len(tmp) - 1
+	tmp[pos] = byte(ofs & 0x7f)
+	for ofs >>= 7; ofs != 0; ofs >>= 7 {
+		ofs--
+		pos--
+		tmp[pos] = 0x80 | byte(ofs&0x7f)
+	}
+	return copy(dst, tmp[pos:])
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

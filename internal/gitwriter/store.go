@@ -3,6 +3,7 @@ package gitwriter
 import (
 	"bufio"
 	"bytes"
+	"compress/zlib"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -183,11 +184,14 @@ func (s *objectStore) spill() error {
 	return nil
 }
 
-// dropSpilled deletes the spill files. The Writer calls it when nothing is left to push: spilled
-// objects are then on the remote, and the decoded tree and the remote keep what is needed later.
-func (s *objectStore) dropSpilled() {
+// dropPushed forgets the objects we made, in memory and spilled. The Writer calls it when nothing
+// is left to push: they are then on the remote, and the decoded tree keeps what later commits
+// build on, so memory stays flat however many commits a Writer makes.
+func (s *objectStore) dropPushed() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.mem = map[plumbing.Hash]packedObject{}
+	s.memBytes = 0
 	for _, f := range s.spillFiles {
 		_ = f.Close()
 		_ = os.Remove(f.Name())
@@ -196,11 +200,25 @@ func (s *objectStore) dropSpilled() {
 	s.spilled = map[plumbing.Hash]spilledObject{}
 }
 
-// pack encodes the given objects as a packfile, as a push sends them.
-func (s *objectStore) pack(hashes []plumbing.Hash) ([]byte, error) {
-	objects := make([]packedObject, 0, len(hashes))
+// pack encodes the given objects as a packfile, as a push sends them. A tree with a delta goes
+// as the delta: against its base's place in this pack when the base is in it (OFS_DELTA), else
+// against the base by name (REF_DELTA, a thin pack): the base is then on the remote, which
+// receive-pack completes thin packs from.
+func (s *objectStore) pack(hashes []plumbing.Hash, deltas map[plumbing.Hash]treeDelta) ([]byte, error) {
+	entries := make([]packEntry, 0, len(hashes))
+	index := make(map[plumbing.Hash]int, len(hashes))
 	size := 32
 	for _, h := range hashes {
+		if d, ok := deltas[h]; ok {
+			e, err := deltaEntry(d, index)
+			if err != nil {
+				return nil, err
+			}
+			index[h] = len(entries)
+			entries = append(entries, e)
+			size += len(e.z) + 30
+			continue
+		}
 		p, ok, err := s.packed(h)
 		if err != nil {
 			return nil, err
@@ -214,12 +232,33 @@ func (s *objectStore) pack(hashes []plumbing.Hash) ([]byte, error) {
 				return nil, err
 			}
 		}
-		objects = append(objects, p)
+		index[h] = len(entries)
+		entries = append(entries, packEntry{packedObject: p, base: -1})
 		size += len(p.z) + 10
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size))
-	if err := writePack(buf, objects); err != nil {
+	if err := writePack(buf, entries); err != nil {
 		return nil, fmt.Errorf("packing %d objects: %w", len(hashes), err)
 	}
 	return buf.Bytes(), nil
+}
+
+func deltaEntry(d treeDelta, index map[plumbing.Hash]int) (packEntry, error) {
+	zw := compressors.Get().(*zlib.Writer)
+	defer compressors.Put(zw)
+	var z bytes.Buffer
+	zw.Reset(&z)
+	if _, err := zw.Write(d.data); err != nil {
+		return packEntry{}, fmt.Errorf("compressing a delta: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return packEntry{}, fmt.Errorf("compressing a delta: %w", err)
+	}
+	e := packEntry{packedObject: packedObject{size: int64(len(d.data)), z: z.Bytes()}, base: -1, baseHash: d.base}
+	if i, ok := index[d.base]; ok {
+		e.typ, e.base = plumbing.OFSDeltaObject, i
+	} else {
+		e.typ = plumbing.REFDeltaObject
+	}
+	return e, nil
 }

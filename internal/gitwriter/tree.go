@@ -27,6 +27,8 @@ type treeNode struct {
 	sorted []*treeEntry
 	hash   plumbing.Hash // of the encoded node; stale while dirty
 	dirty  bool
+	// raw is the node's encoding as of hash, kept as the base of the next version's delta.
+	raw []byte
 }
 
 type treeEntry struct {
@@ -62,6 +64,7 @@ func (t *tree) load(n *treeNode) error {
 	if err != nil {
 		return fmt.Errorf("reading tree %s: %w", n.hash, err)
 	}
+	n.raw = data
 	n.entries = map[string]*treeEntry{}
 	for len(data) > 0 {
 		sp := bytes.IndexByte(data, ' ')
@@ -183,11 +186,13 @@ func (t *tree) lookup(path string) (plumbing.Hash, error) {
 }
 
 // write encodes every dirty node bottom-up, stores the new tree objects, and returns the root.
-func (t *tree) write(put func(plumbing.EncodedObject) error) (plumbing.Hash, error) {
+// A node that had a previous version is also given to put as a delta against it, when that is
+// much smaller.
+func (t *tree) write(put func(plumbing.EncodedObject, *treeDelta) error) (plumbing.Hash, error) {
 	return t.writeNode(t.root, put)
 }
 
-func (t *tree) writeNode(n *treeNode, put func(plumbing.EncodedObject) error) (plumbing.Hash, error) {
+func (t *tree) writeNode(n *treeNode, put func(plumbing.EncodedObject, *treeDelta) error) (plumbing.Hash, error) {
 	if !n.dirty {
 		return n.hash, nil
 	}
@@ -219,10 +224,16 @@ func (t *tree) writeNode(n *treeNode, put func(plumbing.EncodedObject) error) (p
 		buf = append(buf, e.hash[:]...)
 	}
 	obj := newObject(plumbing.TreeObject, buf)
-	if err := put(obj); err != nil {
+	var delta *treeDelta
+	if !n.hash.IsZero() && n.raw != nil && obj.Hash() != n.hash {
+		if d, ok := diffTree(n.raw, buf); ok {
+			delta = &treeDelta{base: n.hash, data: d}
+		}
+	}
+	if err := put(obj, delta); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	n.hash, n.dirty = obj.Hash(), false
+	n.hash, n.dirty, n.raw = obj.Hash(), false, buf
 	return n.hash, nil
 }
 

@@ -94,6 +94,7 @@ type Writer struct {
 	oldestPending  time.Time
 	pendingObjects []pendingObject
 	pendingSet     map[plumbing.Hash]struct{}
+	deltas         map[plumbing.Hash]treeDelta // of pending trees
 	inFlight       bool
 	failures       int
 	retryAt        time.Time
@@ -147,6 +148,7 @@ func New(cfg Config) (*Writer, error) {
 		filesRequests: make(chan filesRequest),
 		network:       make(chan networkResult, 1),
 		pendingSet:    map[plumbing.Hash]struct{}{},
+		deltas:        map[plumbing.Hash]treeDelta{},
 		status:        Status{Reason: configv1alpha1.ReasonProgressing, Message: "connecting"},
 	}
 	w.head = &head{tree: newTree(w.store, plumbing.ZeroHash)}

@@ -251,3 +251,45 @@ func TestFilesListsTheFolderOfTheRemoteTipWithPendingCommits(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(files).To(BeEmpty())
 }
+
+// A commit that changes one file of a big folder sends that folder's tree as a delta against its
+// previous version: within a push (OFS_DELTA) and against what the remote has (a thin pack with
+// REF_DELTA). The real git-receive-pack must accept both and end with the right files.
+func TestBigFoldersTravelAsTreeDeltas(t *testing.T) {
+	g := NewWithT(t)
+	remote := newSSHRemote(t)
+	metrics, err := NewMetrics(prometheus.NewRegistry())
+	g.Expect(err).NotTo(HaveOccurred())
+	cfg := remote.config(t, "main")
+	cfg.Metrics = metrics
+	cfg.Push = PushPolicy{Interval: time.Hour, MaxCommits: 1000}
+	w := startSynced(t, cfg)
+	ops := make([]FileOp, 2000)
+	for i := range ops {
+		ops[i] = FileOp{Path: fmt.Sprintf("live/default/configmaps/cm-%04d.yaml", i), Data: []byte(fmt.Sprintf("data:\n  key: %d\n", i))}
+	}
+	_, err = w.Commit(t.Context(), Change{Ops: ops, Author: alice, Message: "[RECONCILE] live"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(w.Flush(t.Context())).To(Succeed())
+	pushed := func() float64 {
+		return testutil.ToFloat64(metrics.bytesPushed.WithLabelValues(repoLabel(remote.URL), "main"))
+	}
+	snapshot := pushed()
+	const treeBytes = 2000 * (len("100644 cm-0000.yaml") + 21)
+
+	for round := range 2 {
+		for i := range 10 {
+			change := configMapChange(bob, 100*round+i, fmt.Sprintf("round-%d", round))
+			change.Ops[0].Path = fmt.Sprintf("live/default/configmaps/cm-%04d.yaml", 100*round+i)
+			_, err := w.Commit(t.Context(), change)
+			g.Expect(err).NotTo(HaveOccurred())
+		}
+		g.Expect(w.Flush(t.Context())).To(Succeed())
+	}
+	g.Expect(pushed()-snapshot).To(BeNumerically("<", treeBytes), "20 commits of a 2,000-file folder cost less than one of its trees")
+	gitserver.Fsck(t, remote.Dir)
+	g.Expect(gitCLI(t, remote.Dir, "show", "main:live/default/configmaps/cm-0105.yaml")).To(Equal("data:\n  key: round-1"))
+	g.Expect(gitCLI(t, remote.Dir, "show", "main:live/default/configmaps/cm-0009.yaml")).To(Equal("data:\n  key: round-0"))
+	g.Expect(gitCLI(t, remote.Dir, "show", "main:live/default/configmaps/cm-1999.yaml")).To(Equal("data:\n  key: 1999"))
+	g.Expect(lines(gitCLI(t, remote.Dir, "ls-tree", "-r", "--name-only", "main"))).To(HaveLen(2000))
+}
