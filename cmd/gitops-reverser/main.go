@@ -15,6 +15,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -143,6 +144,8 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 		LeaderElectionID:              "gitops-reverser.configbutler.ai",
 		LeaderElectionNamespace:       opts.leaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
+		// managedFields are never read from the cache: do not keep them.
+		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		// Secrets and ConfigMaps are read when needed, not cached: caching them would hold every
 		// Secret of the cluster in the operator's memory.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}}}},

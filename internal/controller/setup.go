@@ -13,6 +13,7 @@ import (
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
+	"github.com/gitops-reverser/gitops-reverser/internal/manifest"
 	"github.com/gitops-reverser/gitops-reverser/internal/pipeline"
 	"github.com/gitops-reverser/gitops-reverser/internal/watch"
 )
@@ -67,7 +68,9 @@ func SetupAll(mgr ctrl.Manager, opts Options) (*Operator, error) {
 	}
 	targetEvents := make(chan event.GenericEvent, 256)
 	pipe := pipeline.New(pipeline.Options{
-		Watches:         watch.New(dyn, 0, ctrl.Log.WithName("watch")),
+		// Watches keep slim objects: what sanitizing removes anyway, and never reads, is dropped
+		// as objects arrive.
+		Watches:         watch.New(dyn, watch.Options{Log: ctrl.Log.WithName("watch"), Transform: manifest.Slim}),
 		Writers:         registry,
 		Attribution:     opts.Attribution,
 		AttributionWait: opts.AttributionWait,

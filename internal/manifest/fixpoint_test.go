@@ -261,6 +261,28 @@ func TestEveryServedResourceIsCoveredOrExcluded(t *testing.T) {
 		len(inv.served), len(inv.served)-excluded, len(inv.samples), excluded)
 }
 
+// TestSlimObjectsSanitizeToTheSameBytes: what watches keep of every live sample sanitizes as the
+// full object does.
+func TestSlimObjectsSanitizeToTheSameBytes(t *testing.T) {
+	inv := sources(t)
+	for _, s := range inv.samples {
+		full, err := Encode(Sanitize(s.obj))
+		if err != nil {
+			t.Fatal(err)
+		}
+		slim, err := Encode(Sanitize(Slim(s.obj.DeepCopy())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(slim) != string(full) {
+			t.Errorf("%s sanitizes differently when slim (- full, + slim):\n%s", s, lineDiff(string(full), string(slim)))
+		}
+	}
+	if len(inv.samples) < 50 {
+		t.Fatalf("only %d live samples", len(inv.samples))
+	}
+}
+
 // TestRecreatedObjectsSanitizeToTheSameBytes recreates every sample in the target from its
 // sanitized YAML and requires the recreated object to sanitize to the same bytes.
 func TestRecreatedObjectsSanitizeToTheSameBytes(t *testing.T) {

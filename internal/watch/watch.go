@@ -59,10 +59,22 @@ type Event struct {
 type Handler func(Event)
 
 // Watches runs the shared list+watches.
+// Options configure Watches. The zero value works.
+type Options struct {
+	// Resync re-delivers every object this often (as Updated events only when it changed);
+	// zero never.
+	Resync time.Duration
+	Log    logr.Logger
+	// Transform replaces an object before it is stored and delivered, to keep less of it in
+	// memory. It may change the object in place.
+	Transform func(*unstructured.Unstructured) *unstructured.Unstructured
+}
+
 type Watches struct {
-	client dynamic.Interface
-	resync time.Duration
-	log    logr.Logger
+	client    dynamic.Interface
+	resync    time.Duration
+	log       logr.Logger
+	transform func(*unstructured.Unstructured) *unstructured.Unstructured
 
 	mu      sync.Mutex
 	watches map[Key]*shared
@@ -80,10 +92,12 @@ type subscriber struct {
 	registration cache.ResourceEventHandlerRegistration
 }
 
-// New creates Watches on client. resync, when positive, redelivers every object as an upsert at
-// that period (the pipeline turns unchanged objects into no commit).
-func New(client dynamic.Interface, resync time.Duration, log logr.Logger) *Watches {
-	return &Watches{client: client, resync: resync, log: log, watches: map[Key]*shared{}}
+// New creates Watches on client.
+func New(client dynamic.Interface, opts Options) *Watches {
+	if opts.Log.GetSink() == nil {
+		opts.Log = logr.Discard()
+	}
+	return &Watches{client: client, resync: opts.Resync, log: opts.Log, transform: opts.Transform, watches: map[Key]*shared{}}
 }
 
 // Subscribe makes handler receive key's events under id, starting the list+watch when it is
@@ -183,6 +197,14 @@ func (w *Watches) start(key Key) *shared {
 	// managedFields stay: sanitizing reads them to tell a field a person set (a chosen nodePort)
 	// from one the cluster allocated. They cost memory; the RSS benchmark decides whether to
 	// keep only the parts sanitizing needs.
+	if w.transform != nil {
+		_ = informer.SetTransform(func(obj any) (any, error) {
+			if u, ok := obj.(*unstructured.Unstructured); ok {
+				return w.transform(u), nil
+			}
+			return obj, nil
+		})
+	}
 	s := &shared{informer: informer, done: make(chan struct{}), subscribers: map[string]*subscriber{}}
 	_ = informer.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
 		cache.DefaultWatchErrorHandler(ctx, r, err)

@@ -81,7 +81,7 @@ func newWatches(t *testing.T) *Watches {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := New(client, 0, testr.New(t))
+	w := New(client, Options{Log: testr.New(t)})
 	t.Cleanup(w.Stop)
 	return w
 }
