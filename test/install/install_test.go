@@ -38,10 +38,18 @@ func TestInstallWithKubectlThenQuickStart(t *testing.T) {
 	root, err := controlplane.RepoRoot()
 	g.Expect(err).NotTo(HaveOccurred())
 
+	out, err := kubectl(t, env, kubeconfig, nil, "apply", "-f", filepath.Join("testdata", "cert-manager-crds.yaml"))
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	out, err = kubectl(t, env, kubeconfig, nil, "wait", "--for=condition=Established", "--timeout=60s",
+		"crd/issuers.cert-manager.io", "crd/certificates.cert-manager.io")
+	g.Expect(err).NotTo(HaveOccurred(), out)
+
 	install, err := kubectl(t, env, kubeconfig, nil, "kustomize", filepath.Join(root, "config", "default"))
 	g.Expect(err).NotTo(HaveOccurred(), install)
-	out, err := kubectl(t, env, kubeconfig, []byte(install), "apply", "--server-side", "-f", "-")
+	out, err = kubectl(t, env, kubeconfig, []byte(install), "apply", "--server-side", "-f", "-")
 	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(out).To(ContainSubstring("validatingwebhookconfiguration.admissionregistration.k8s.io/gitops-reverser-attribution serverside-applied"))
+	g.Expect(out).To(ContainSubstring("certificate.cert-manager.io/gitops-reverser-serving-cert serverside-applied"))
 	g.Expect(out).To(ContainSubstring("customresourcedefinition.apiextensions.k8s.io/gitproviders.configbutler.ai serverside-applied"))
 	g.Expect(out).To(ContainSubstring("deployment.apps/gitops-reverser-controller-manager serverside-applied"))
 	out, err = kubectl(t, env, kubeconfig, nil, "wait", "--for=condition=Established", "--timeout=60s",
