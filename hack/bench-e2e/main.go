@@ -70,7 +70,7 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return b.explain(err)
 	}
-	fmt.Printf("memory: RSS %.0f MiB while watching %d ConfigMaps (peak %.0f MiB)\n", rss, cfg.objects, peak)
+	fmt.Printf("memory: RSS %.0f MiB while watching %d ConfigMaps (peak %.0f MiB)\n", rss, cfg.objects+cfg.writes, peak)
 	lat, err := b.latency(ctx, latencyNamespace, "latency")
 	if err != nil {
 		return b.explain(err)
