@@ -4,14 +4,16 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	apiwatch "k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -192,11 +194,8 @@ func (w *Watches) Stop() {
 }
 
 func (w *Watches) start(key Key) *shared {
-	informer := dynamicinformer.NewFilteredDynamicInformer(w.client, key.Resource, key.Namespace, w.resync,
-		cache.Indexers{}, nil).Informer()
-	// managedFields stay: sanitizing reads them to tell a field a person set (a chosen nodePort)
-	// from one the cluster allocated. They cost memory; the RSS benchmark decides whether to
-	// keep only the parts sanitizing needs.
+	informer := cache.NewSharedIndexInformerWithOptions(w.listWatch(key), &unstructured.Unstructured{},
+		cache.SharedIndexInformerOptions{ResyncPeriod: w.resync, ObjectDescription: key.String()})
 	if w.transform != nil {
 		_ = informer.SetTransform(func(obj any) (any, error) {
 			if u, ok := obj.(*unstructured.Unstructured); ok {
@@ -206,13 +205,6 @@ func (w *Watches) start(key Key) *shared {
 		})
 	}
 	s := &shared{informer: informer, done: make(chan struct{}), subscribers: map[string]*subscriber{}}
-	_ = informer.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
-		cache.DefaultWatchErrorHandler(ctx, r, err)
-		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
-			w.log.Info("Watch expired; listing again and reconciling", "resource", key.String())
-			w.relisted(key)
-		}
-	})
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go func() {
@@ -224,6 +216,43 @@ func (w *Watches) start(key Key) *shared {
 }
 
 // relisted tells every subscriber of key that its view was re-listed.
+// listWatch lists and watches key's resource, and reports every list after the first as a
+// re-list: the reflector lists again when its watch expired (410), without telling anyone.
+// With watch-list streaming, a (re-)list is a watch that asks for initial events.
+func (w *Watches) listWatch(key Key) cache.ListerWatcher {
+	var lists atomic.Int64
+	listed := func() {
+		if lists.Add(1) > 1 {
+			// Let the informer apply the new list before subscribers reconcile against it.
+			time.AfterFunc(relistSettle, func() {
+				w.log.Info("Watch listed again; reconciling", "resource", key.String())
+				w.relisted(key)
+			})
+		}
+	}
+	resource := w.client.Resource(key.Resource).Namespace(key.Namespace)
+	return cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
+			list, err := resource.List(ctx, options)
+			if err == nil {
+				listed()
+			}
+			return list, err
+		},
+		WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (apiwatch.Interface, error) {
+			wi, err := resource.Watch(ctx, options)
+			if err == nil && options.SendInitialEvents != nil && *options.SendInitialEvents {
+				listed()
+			}
+			return wi, err
+		},
+	}, w.client)
+}
+
+// relistSettle is how long after a re-list subscribers are told, so that they find the new list
+// in the store.
+const relistSettle = time.Second
+
 func (w *Watches) relisted(key Key) {
 	w.mu.Lock()
 	s, ok := w.watches[key]
