@@ -1,0 +1,170 @@
+package pipeline
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+
+	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/attribution"
+	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
+	"github.com/gitops-reverser/gitops-reverser/internal/manifest"
+	"github.com/gitops-reverser/gitops-reverser/internal/route"
+	"github.com/gitops-reverser/gitops-reverser/internal/testenv/controlplane"
+	"github.com/gitops-reverser/gitops-reverser/internal/testenv/gitserver"
+	"github.com/gitops-reverser/gitops-reverser/internal/watch"
+)
+
+var env *controlplane.Env
+
+func TestMain(m *testing.M) {
+	controlplane.Main(m, controlplane.Options{WithoutCRDs: true}, &env)
+}
+
+// authors is an Attributor the test controls: it knows the author of an object once told.
+type authors struct {
+	mu      sync.Mutex
+	byName  map[string]string
+	updated chan struct{}
+}
+
+func newAuthors() *authors {
+	return &authors{byName: map[string]string{}, updated: make(chan struct{})}
+}
+
+func (a *authors) Lookup(q attribution.Query) (attribution.User, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	name, ok := a.byName[q.Name]
+	return attribution.User{Name: name}, ok
+}
+
+func (a *authors) Updated() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.updated
+}
+
+func (a *authors) learn(object, user string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.byName[object] = user
+	close(a.updated)
+	a.updated = make(chan struct{})
+}
+
+// startPipeline runs a pipeline writing the ConfigMaps of ns to a fresh repository over SSH.
+func startPipeline(t *testing.T, ns string, attributor Attributor, wait time.Duration) (*gitserver.SSHRepo, *Pipeline) {
+	t.Helper()
+	g := NewWithT(t)
+	repo := gitserver.NewSSHRepo(t, "live")
+	dyn, err := dynamic.NewForConfig(env.Config)
+	g.Expect(err).NotTo(HaveOccurred())
+	writers := &gitwriter.Registry{BaseDir: t.TempDir(), Log: testr.New(t)}
+	p := New(Options{
+		Watches: watch.New(dyn, watch.Options{Log: testr.New(t), Transform: manifest.Slim}),
+		Writers: writers, Attribution: attributor, AttributionWait: wait, Cluster: "test", Log: testr.New(t),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = writers.Start(ctx) }()
+	go func() { defer wg.Done(); _ = p.Start(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	matcher, err := route.Compile(configv1alpha1.ResourceRule{Resources: []string{"configmaps"}}, route.Scope{Namespace: ns})
+	g.Expect(err).NotTo(HaveOccurred())
+	plan := Plan{
+		Target: types.NamespacedName{Namespace: ns, Name: "live"},
+		Writer: gitwriter.Key{URL: repo.URL, Branch: "main"},
+		Settings: gitwriter.Settings{
+			Credentials: gitwriter.Credentials{SSHPrivateKey: repo.Key.PrivateKeyPEM, KnownHosts: []byte(repo.Server.KnownHosts())},
+			Push:        gitwriter.PushPolicy{Interval: 0},
+		},
+		Folder:  "live",
+		Sources: []Source{{Resource: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Namespace: ns, Rules: []*route.Matcher{matcher}}},
+	}
+	g.Eventually(func() error { return p.Apply(t.Context(), plan) }).WithTimeout(10 * time.Second).Should(Succeed())
+	g.Eventually(func() bool { s, _ := p.Status(plan.Target); return s.Synced }).WithTimeout(30 * time.Second).Should(BeTrue())
+	return repo, p
+}
+
+func namespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "p-"}}
+	NewWithT(t).Expect(env.Client.Create(t.Context(), ns)).To(Succeed())
+	return ns.Name
+}
+
+func configMap(ns, name, value string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string]string{"key": value}}
+}
+
+func logOf(t *testing.T, repo *gitserver.SSHRepo) []string {
+	t.Helper()
+	if _, ok := gitserver.Refs(t, repo.Dir)["refs/heads/main"]; !ok {
+		return nil
+	}
+	out := strings.Split(gitserver.Git(t, repo.Dir, "log", "--reverse", "--format=%s by %an", "main"), "\n")
+	// The first commit is the snapshot of the empty namespace, if it had anything to write.
+	return slices.DeleteFunc(out, func(s string) bool { return strings.HasPrefix(s, "[RECONCILE]") })
+}
+
+// One object waiting for its author holds back nothing else; it is committed, in order, once
+// its author is known.
+func TestAnObjectWaitingForItsAuthorHoldsBackNoOther(t *testing.T) {
+	g := NewWithT(t)
+	ns := namespace(t)
+	who := newAuthors()
+	repo, _ := startPipeline(t, ns, who, time.Hour)
+
+	who.learn("fast", "alice")
+	g.Expect(env.Client.Create(t.Context(), configMap(ns, "slow", "1"))).To(Succeed())
+	g.Expect(env.Client.Create(t.Context(), configMap(ns, "fast", "1"))).To(Succeed())
+	cm := configMap(ns, "fast", "2")
+	g.Expect(env.Client.Update(t.Context(), cm)).To(Succeed())
+	g.Eventually(func() []string { return logOf(t, repo) }).WithTimeout(30 * time.Second).Should(Equal([]string{
+		"[CREATE] configmaps " + ns + "/fast by alice",
+		"[UPDATE] configmaps " + ns + "/fast by alice",
+	}))
+
+	// slow changes again while it waits: both changes are committed, in order, once bob is known.
+	g.Expect(env.Client.Update(t.Context(), configMap(ns, "slow", "2"))).To(Succeed())
+	g.Consistently(func() []string { return logOf(t, repo) }).WithTimeout(time.Second).Should(HaveLen(2))
+	who.learn("slow", "bob")
+	g.Eventually(func() []string { return logOf(t, repo) }).WithTimeout(30 * time.Second).Should(Equal([]string{
+		"[CREATE] configmaps " + ns + "/fast by alice",
+		"[UPDATE] configmaps " + ns + "/fast by alice",
+		"[CREATE] configmaps " + ns + "/slow by bob",
+		"[UPDATE] configmaps " + ns + "/slow by bob",
+	}))
+	g.Expect(gitserver.Git(t, repo.Dir, "show", "main:live/"+ns+"/configmaps/slow.yaml")).To(ContainSubstring("key: \"2\""))
+}
+
+// A change nobody can be found for is committed as unattributed once the wait is over; a change
+// that leaves the sanitized object as it was makes no commit at all.
+func TestUnattributedAndUnchanged(t *testing.T) {
+	g := NewWithT(t)
+	ns := namespace(t)
+	repo, _ := startPipeline(t, ns, newAuthors(), 100*time.Millisecond)
+	cm := configMap(ns, "cm", "1")
+	g.Expect(env.Client.Create(t.Context(), cm)).To(Succeed())
+	g.Eventually(func() []string { return logOf(t, repo) }).WithTimeout(30 * time.Second).Should(Equal([]string{
+		"[CREATE] configmaps " + ns + "/cm by unattributed",
+	}))
+	cm.Annotations = map[string]string{"kubectl.kubernetes.io/last-applied-configuration": "{}"}
+	g.Expect(env.Client.Update(t.Context(), cm)).To(Succeed())
+	g.Consistently(func() []string { return logOf(t, repo) }).WithTimeout(2 * time.Second).Should(HaveLen(1))
+	g.Expect(gitserver.Git(t, repo.Dir, "log", "-1", "--format=%(trailers:key=Kubernetes-User,valueonly)", "main")).To(Equal("unattributed"))
+}
