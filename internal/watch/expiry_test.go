@@ -58,7 +58,7 @@ func TestAnExpiredWatchIsListedAgainAndSaysSo(t *testing.T) {
 	time.Sleep(3 * time.Second) // two compaction intervals: the compactor compacts to the revision it saw one interval ago
 	proxy.restore()
 
-	g.Eventually(rec.seen).WithTimeout(60*time.Second).WithPolling(200*time.Millisecond).Should(ContainElement("relisted"))
+	g.Eventually(rec.seen).WithTimeout(60 * time.Second).WithPolling(200 * time.Millisecond).Should(ContainElement("relisted"))
 	g.Expect(rec.seen()).To(ContainElements("delete gone-while-down=1", "add made-while-down=1"))
 	objs, ok := w.List(key)
 	g.Expect(ok).To(BeTrue())
