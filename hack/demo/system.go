@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -160,21 +159,7 @@ func (d *demo) stop(ctx context.Context, keep bool) {
 
 // printLogTail prints the last n lines of the operator's log to stderr.
 func (d *demo) printLogTail(n int) {
-	f, err := os.Open(d.operatorLog())
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	fmt.Fprintf(os.Stderr, "last lines of %s:\n%s\n", d.operatorLog(), strings.Join(lines, "\n"))
+	fmt.Fprintf(os.Stderr, "last lines of %s:\n%s\n", d.operatorLog(), strings.Join(stack.LogTail(d.operatorLog(), n), "\n"))
 }
 
 // mkdir creates dir/name (errors surface when it is used) and returns its path.

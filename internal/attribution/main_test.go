@@ -25,6 +25,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/testenv/controlplane"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/testenv/tlsca"
 )
 
 // One control plane serves every test here: its audit webhook and the attribution admission
@@ -63,11 +65,11 @@ func run(m *testing.M) (int, error) {
 	defer func() { _ = os.RemoveAll(dir) }()
 
 	// The audit receiver must listen before the API server starts: its kubeconfig names the port.
-	auditTLS, err := newTestTLS()
+	auditTLS, err := tlsca.New("attribution test CA")
 	if err != nil {
 		return 0, err
 	}
-	auditListener, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{auditTLS.cert}, MinVersion: tls.VersionTLS12})
+	auditListener, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{auditTLS.Cert}, MinVersion: tls.VersionTLS12})
 	if err != nil {
 		return 0, err
 	}
@@ -75,7 +77,7 @@ func run(m *testing.M) (int, error) {
 	go func() { _ = auditServer.Serve(auditListener) }()
 	defer func() { _ = auditServer.Close() }()
 	kubeconfig := filepath.Join(dir, "audit-webhook.yaml")
-	if err := os.WriteFile(kubeconfig, auditKubeconfig(auditListener.Addr().String(), auditTLS.caPEM), 0o600); err != nil {
+	if err := os.WriteFile(kubeconfig, auditKubeconfig(auditListener.Addr().String(), auditTLS.CAPEM), 0o600); err != nil {
 		return 0, err
 	}
 

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -61,28 +60,10 @@ func runOperator(t *testing.T, source string, workDir string) *stack.Operator {
 			t.Errorf("operator: %v", err)
 		}
 		if t.Failed() {
-			printTail(t, op.Log, 150)
+			t.Logf("operator log (last lines):\n%s", strings.Join(stack.LogTail(op.Log, 150), "\n"))
 		}
 	})
 	return op
-}
-
-func printTail(t *testing.T, path string, n int) {
-	f, err := os.Open(path)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	t.Logf("operator log (last %d lines):\n%s", len(lines), strings.Join(lines, "\n"))
 }
 
 // kubectl runs kubectl as the admin, failing the test on error.

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/testenv/tlsca"
 )
 
 // maxBufferedBody caps how much of a chunked request body is held in memory;
@@ -39,7 +41,7 @@ type HTTPSServer struct {
 	root    string
 	backend string
 	creds   []Credential
-	tls     *serverTLS
+	tls     *tlsca.Serving
 
 	mu   sync.Mutex
 	addr string           // kept across Stop so Start rebinds the same port
@@ -67,7 +69,7 @@ func NewHTTPSServer(root string, creds ...Credential) (*HTTPSServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	certs, err := newServerTLS()
+	certs, err := tlsca.New("gitserver test CA")
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +117,7 @@ func (s *HTTPSServer) URL(repo string) string {
 // CAPEM returns the PEM-encoded CA certificate clients must trust, e.g. as
 // go-git's CABundle or git's http.sslCAInfo.
 func (s *HTTPSServer) CAPEM() []byte {
-	return bytes.Clone(s.tls.caPEM)
+	return bytes.Clone(s.tls.CAPEM)
 }
 
 // Start listens again after Stop, on the same address and with the same
@@ -136,7 +138,7 @@ func (s *HTTPSServer) Start() error {
 	_ = srv.Listener.Close()
 	srv.Listener = ln
 	srv.TLS = &tls.Config{
-		Certificates: []tls.Certificate{s.tls.cert},
+		Certificates: []tls.Certificate{s.tls.Cert},
 		MinVersion:   tls.VersionTLS12,
 	}
 	srv.StartTLS()

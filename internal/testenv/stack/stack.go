@@ -16,6 +16,7 @@ import (
 
 	"github.com/gitops-reverser/gitops-reverser/internal/attribution"
 	"github.com/gitops-reverser/gitops-reverser/internal/testenv/controlplane"
+	"github.com/gitops-reverser/gitops-reverser/internal/testenv/tlsca"
 )
 
 // Options configure a Stack. The zero value works.
@@ -58,10 +59,14 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err := os.MkdirAll(s.CertDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", s.CertDir, err)
 	}
-	caPEM, err := writeServingCert(s.CertDir)
+	serving, err := tlsca.New("gitops-reverser test webhook CA")
 	if err != nil {
 		return nil, err
 	}
+	if err := serving.WriteFiles(s.CertDir); err != nil {
+		return nil, err
+	}
+	caPEM := serving.CAPEM
 	if s.WebhookPort, err = freePort(); err != nil {
 		return nil, err
 	}
