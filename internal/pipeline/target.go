@@ -304,6 +304,10 @@ func (t *target) step(ctx context.Context) time.Time {
 			earliest(retry)
 		}
 	}
-	earliest(t.drain(ctx))
+	// Until the first reconcile read the folder, what the branch holds is unknown: changes wait
+	// (and coalesce under pressure) rather than being committed blind.
+	if t.currentStatus().Synced {
+		earliest(t.drain(ctx))
+	}
 	return next
 }
