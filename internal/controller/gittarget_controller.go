@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -20,6 +24,7 @@ import (
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 	"github.com/gitops-reverser/gitops-reverser/internal/pipeline"
+	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
 )
 
 // GitTargetReconciler checks what a GitTarget needs before anything is written for it (its
@@ -38,6 +43,9 @@ type GitTargetReconciler struct {
 	Writers *gitwriter.Registry
 	// PipelineEvents carries a GitTarget whose pipeline status changed. Optional.
 	PipelineEvents <-chan event.GenericEvent
+
+	mu       sync.Mutex
+	reminded map[types.NamespacedName]time.Time // when a missing key backup was last brought up
 }
 
 // TargetRunner runs GitTargets' plans. *pipeline.Pipeline is one.
@@ -66,8 +74,15 @@ func (r *GitTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 func (r *GitTargetReconciler) reconcile(ctx context.Context, target *configv1alpha1.GitTarget) (ctrl.Result, error) {
 	key := types.NamespacedName{Namespace: target.Namespace, Name: target.Name}
 	provider, serr := r.validate(ctx, target)
+	var enc encryption
+	var encErr *stepError
 	if serr == nil && r.Pipeline != nil {
-		serr = r.run(ctx, target, provider)
+		enc, encErr = r.encryptionOf(ctx, target)
+		if encErr != nil && encErr.reason == configv1alpha1.ReasonProgressing {
+			serr = encErr
+		} else {
+			serr = r.run(ctx, target, provider, enc.keys)
+		}
 	}
 	if serr != nil {
 		if r.Pipeline != nil && serr.reason != configv1alpha1.ReasonProgressing {
@@ -95,6 +110,7 @@ func (r *GitTargetReconciler) reconcile(ctx context.Context, target *configv1alp
 			target.Status.LastPushTime = &t
 		}
 	}
+	result := r.remindOfBackup(ctx, target, enc)
 	if !status.Synced {
 		msg := "taking the first snapshot of " + where
 		if status.Problem != "" {
@@ -102,18 +118,63 @@ func (r *GitTargetReconciler) reconcile(ctx context.Context, target *configv1alp
 		}
 		// Working, not failing: the pipeline's status event brings us back.
 		setReconciling(&target.Status.Conditions, target.Generation, configv1alpha1.ReasonProgressing, msg)
-		return ctrl.Result{}, nil
+		return result, nil
 	}
-	msg := "the folder holds the watched objects: " + where
-	if status.Held > 0 {
-		msg += fmt.Sprintf("; %d changes of sensitive resources held until they can be encrypted", status.Held)
+	switch {
+	case encErr != nil:
+		msg := encErr.Error() + "; changes of Secrets are held until encryption works, everything else is written"
+		setReady(r.Recorder, target, &target.Status.Conditions, target.Generation, false, configv1alpha1.ReasonEncryptionNotReady, msg, false)
+	case status.Held > 0:
+		msg := fmt.Sprintf("%d changes of Secrets are held, never written in plaintext: configure spec.encryption with age recipients", status.Held)
+		setReady(r.Recorder, target, &target.Status.Conditions, target.Generation, false, configv1alpha1.ReasonEncryptionNotReady, msg, false)
+	default:
+		setReady(r.Recorder, target, &target.Status.Conditions, target.Generation, true, configv1alpha1.ReasonSynced,
+			"the folder holds the watched objects: "+where, false)
 	}
-	setReady(r.Recorder, target, &target.Status.Conditions, target.Generation, true, configv1alpha1.ReasonSynced, msg, false)
-	return ctrl.Result{}, nil
+	return result, nil
+}
+
+// remindOfBackup keeps EncryptionKeyBackedUp current and, while the key Secret still carries the
+// backup-warning annotation, logs a warning nobody can miss and comes back to repeat it.
+func (r *GitTargetReconciler) remindOfBackup(ctx context.Context, target *configv1alpha1.GitTarget, enc encryption) ctrl.Result {
+	if enc.keys == nil || enc.secretName == "" {
+		meta.RemoveStatusCondition(&target.Status.Conditions, configv1alpha1.EncryptionKeyBackedUpCondition)
+		return ctrl.Result{}
+	}
+	if !enc.notBackedUp {
+		meta.SetStatusCondition(&target.Status.Conditions, metav1.Condition{
+			Type: configv1alpha1.EncryptionKeyBackedUpCondition, Status: metav1.ConditionTrue, Reason: configv1alpha1.ReasonKeyBackedUp,
+			Message: "the backup-warning annotation was removed from Secret " + enc.secretName, ObservedGeneration: target.Generation,
+		})
+		return ctrl.Result{}
+	}
+	msg := backupMessage(enc.secretName)
+	meta.SetStatusCondition(&target.Status.Conditions, metav1.Condition{
+		Type: configv1alpha1.EncryptionKeyBackedUpCondition, Status: metav1.ConditionFalse, Reason: configv1alpha1.ReasonKeyNotBackedUp,
+		Message: msg, ObservedGeneration: target.Generation,
+	})
+	key := types.NamespacedName{Namespace: target.Namespace, Name: target.Name}
+	r.mu.Lock()
+	if r.reminded == nil {
+		r.reminded = map[types.NamespacedName]time.Time{}
+	}
+	due := time.Since(r.reminded[key]) >= backupReminder
+	if due {
+		r.reminded[key] = time.Now()
+	}
+	r.mu.Unlock()
+	if due {
+		ctrl.LoggerFrom(ctx).Error(nil, "AGE KEY NOT BACKED UP: encrypted files are unrecoverable if this cluster loses the key",
+			"secret", enc.secretName, "do", msg)
+		if r.Recorder != nil {
+			r.Recorder.Eventf(target, nil, corev1.EventTypeWarning, configv1alpha1.ReasonKeyNotBackedUp, "Reconcile", "%s", msg)
+		}
+	}
+	return ctrl.Result{RequeueAfter: backupReminder}
 }
 
 // run builds the target's plan and hands it to the pipeline.
-func (r *GitTargetReconciler) run(ctx context.Context, target *configv1alpha1.GitTarget, provider *configv1alpha1.GitProvider) *stepError {
+func (r *GitTargetReconciler) run(ctx context.Context, target *configv1alpha1.GitTarget, provider *configv1alpha1.GitProvider, keys *secrets.Keys) *stepError {
 	settings, serr := providerSettings(ctx, r.Reader, provider)
 	if serr != nil {
 		return failed(configv1alpha1.ReasonProviderNotReady, "GitProvider %s: %w", provider.Name, serr)
@@ -127,6 +188,7 @@ func (r *GitTargetReconciler) run(ctx context.Context, target *configv1alpha1.Gi
 		return failed(configv1alpha1.ReasonProgressing, "%w", err)
 	}
 	plan := buildPlan(target, provider.Spec.URL, settings, inputs, catalog)
+	plan.Encryption = keys
 	if err := r.Pipeline.Apply(ctx, plan); err != nil {
 		if errors.Is(err, gitwriter.ErrBranchNotAllowed) {
 			return failed(configv1alpha1.ReasonBranchNotAllowed, "%w", err)
@@ -193,11 +255,28 @@ func (r *GitTargetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&configv1alpha1.GitProvider{}, handler.EnqueueRequestsFromMapFunc(r.targetsOfProvider)).
 		Watches(&configv1alpha1.GitTarget{}, handler.EnqueueRequestsFromMapFunc(r.allTargets)).
 		Watches(&configv1alpha1.WatchRule{}, handler.EnqueueRequestsFromMapFunc(targetOfWatchRule)).
-		Watches(&configv1alpha1.ClusterWatchRule{}, handler.EnqueueRequestsFromMapFunc(targetOfClusterWatchRule))
+		Watches(&configv1alpha1.ClusterWatchRule{}, handler.EnqueueRequestsFromMapFunc(targetOfClusterWatchRule)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.targetsEncryptingWith), builder.OnlyMetadata)
 	if r.PipelineEvents != nil {
 		b = b.WatchesRawSource(source.Channel(r.PipelineEvents, &handler.EnqueueRequestForObject{}))
 	}
 	return b.Named("gittarget").Complete(r)
+}
+
+// targetsEncryptingWith requeues the GitTargets whose age keys live in the Secret: a key added,
+// or the backup-warning annotation removed.
+func (r *GitTargetReconciler) targetsEncryptingWith(ctx context.Context, obj client.Object) []reconcile.Request {
+	list := &configv1alpha1.GitTargetList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(obj.GetNamespace())); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for _, t := range list.Items {
+		if e := t.Spec.Encryption; e != nil && e.SecretRef != nil && e.SecretRef.Name == obj.GetName() {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: t.Namespace, Name: t.Name}})
+		}
+	}
+	return out
 }
 
 // targetOfWatchRule and targetOfClusterWatchRule requeue the GitTarget a rule names: its plan

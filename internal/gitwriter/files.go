@@ -3,6 +3,8 @@ package gitwriter
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -55,4 +57,65 @@ func (w *Writer) handleFiles(req filesRequest) {
 	files := map[string]plumbing.Hash{}
 	err := w.head.tree.files(req.folder, func(path string, blob plumbing.Hash) { files[path] = blob })
 	req.reply <- filesReply{files: files, err: err}
+}
+
+type readRequest struct {
+	path  string
+	reply chan readReply
+}
+
+type readReply struct {
+	data []byte
+	ok   bool
+	err  error
+}
+
+// Read returns the content of the file at path on the Writer's head, and false when there is
+// none. Content the Writer made and already pushed may no longer be at hand: then it says so with
+// an error, and the caller treats the file as unknown.
+func (w *Writer) Read(ctx context.Context, path string) ([]byte, bool, error) {
+	if err := validatePath(path); err != nil {
+		return nil, false, err
+	}
+	req := readRequest{path: path, reply: make(chan readReply, 1)}
+	select {
+	case w.readRequests <- req:
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+	select {
+	case r := <-req.reply:
+		return r.data, r.ok, r.err
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+}
+
+func (w *Writer) handleRead(req readRequest) {
+	if !w.synced {
+		req.reply <- readReply{err: ErrNotSynced}
+		return
+	}
+	blob, err := w.head.tree.lookup(req.path)
+	if err != nil || blob.IsZero() {
+		req.reply <- readReply{err: err}
+		return
+	}
+	obj, err := w.store.EncodedObject(plumbing.BlobObject, blob)
+	if err != nil {
+		req.reply <- readReply{err: fmt.Errorf("reading %s: %w", req.path, err)}
+		return
+	}
+	r, err := obj.Reader()
+	if err != nil {
+		req.reply <- readReply{err: fmt.Errorf("reading %s: %w", req.path, err)}
+		return
+	}
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		req.reply <- readReply{err: fmt.Errorf("reading %s: %w", req.path, err)}
+		return
+	}
+	req.reply <- readReply{data: data, ok: true}
 }

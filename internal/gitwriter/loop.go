@@ -63,6 +63,8 @@ func (w *Writer) Run(ctx context.Context) error {
 			w.handleReconfigure(req)
 		case req := <-w.filesRequests:
 			w.handleFiles(req)
+		case req := <-w.readRequests:
+			w.handleRead(req)
 		case res := <-w.network:
 			w.inFlight = false
 			w.handleNetwork(ctx, res)

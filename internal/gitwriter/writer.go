@@ -83,6 +83,7 @@ type Writer struct {
 	flushes       chan chan error
 	reconfigures  chan reconfigureRequest
 	filesRequests chan filesRequest
+	readRequests  chan readRequest
 	network       chan networkResult
 
 	// Owned by Run's goroutine.
@@ -146,6 +147,7 @@ func New(cfg Config) (*Writer, error) {
 		flushes:       make(chan chan error),
 		reconfigures:  make(chan reconfigureRequest),
 		filesRequests: make(chan filesRequest),
+		readRequests:  make(chan readRequest),
 		network:       make(chan networkResult, 1),
 		pendingSet:    map[plumbing.Hash]struct{}{},
 		deltas:        map[plumbing.Hash]treeDelta{},

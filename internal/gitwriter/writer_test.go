@@ -247,6 +247,17 @@ func TestFilesListsTheFolderOfTheRemoteTipWithPendingCommits(t *testing.T) {
 		"live/default/configmaps/by-hand.yaml": BlobHash([]byte("added by hand\n")),
 		"live/default/configmaps/cm-1.yaml":    BlobHash(change.Ops[0].Data),
 	}))
+	data, ok, err := w.Read(t.Context(), "live/default/configmaps/by-hand.yaml")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(ok).To(BeTrue())
+	g.Expect(string(data)).To(Equal("added by hand\n"))
+	data, ok, err = w.Read(t.Context(), "live/default/configmaps/cm-1.yaml")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(ok).To(BeTrue())
+	g.Expect(data).To(Equal(change.Ops[0].Data))
+	_, ok, err = w.Read(t.Context(), "live/nothing.yaml")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(ok).To(BeFalse())
 	files, err = w.Files(t.Context(), "nowhere")
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(files).To(BeEmpty())

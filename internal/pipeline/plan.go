@@ -6,6 +6,7 @@ import (
 
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 	"github.com/gitops-reverser/gitops-reverser/internal/route"
+	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
 )
 
 // Plan is what one GitTarget needs: where to write and what to watch.
@@ -19,6 +20,8 @@ type Plan struct {
 	Folder string
 	// Sources are the watches whose objects belong in the folder.
 	Sources []Source
+	// Encryption encrypts sensitive resources; nil holds their changes until it is set.
+	Encryption *secrets.Keys
 }
 
 // Source is one watched resource in one namespace scope, with the rules that select its objects.

@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"time"
 
@@ -11,11 +13,16 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/internal/attribution"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 	"github.com/gitops-reverser/gitops-reverser/internal/manifest"
+	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
 )
 
-// objectPath is where obj of src goes below folder.
-func objectPath(folder string, src *Source, obj *unstructured.Unstructured) (string, error) {
-	return manifest.Path(folder, src.Resource.GroupResource(), obj.GetNamespace(), obj.GetName(), ".yaml")
+// objectPath is where obj of src goes below folder: `<name>.sops.yaml` when it is sensitive.
+func objectPath(folder string, src *Source, obj *unstructured.Unstructured, sensitive bool) (string, error) {
+	suffix := ".yaml"
+	if sensitive {
+		suffix = ".sops.yaml"
+	}
+	return manifest.Path(folder, src.Resource.GroupResource(), obj.GetNamespace(), obj.GetName(), suffix)
 }
 
 // render is the file content of obj: sanitized, as YAML.
@@ -99,7 +106,11 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 		return time.Time{}, nil
 	}
 	gr := src.Resource.GroupResource()
-	if t.p.opts.Sensitive(gr) {
+	sensitive := t.p.opts.Sensitive(gr)
+	t.mu.Lock()
+	keys := t.current.Encryption
+	t.mu.Unlock()
+	if sensitive && keys == nil {
 		t.hold(path, c)
 		return time.Time{}, nil
 	}
@@ -135,6 +146,11 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 		data, err := render(c.obj)
 		if err != nil {
 			return time.Time{}, err
+		}
+		if sensitive {
+			if data, err = t.encrypt(ctx, path, data, *keys); err != nil || data == nil {
+				return time.Time{}, err // nil: the plaintext did not change
+			}
 		}
 		if t.known[path] == gitwriter.BlobHash(data) {
 			return time.Time{}, nil // status-only or metadata the sanitizer removes
@@ -173,8 +189,10 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 	}
 	if op.Delete {
 		delete(t.known, path)
+		delete(t.plainKnown, path)
 	} else {
 		t.known[path] = gitwriter.BlobHash(op.Data)
+		t.settlePlain(path)
 	}
 	t.p.opts.Metrics.commitLatency(t.p.opts.Clock.Since(c.seen))
 	if res.Changed {
@@ -199,6 +217,39 @@ func (t *target) lookup(q attribution.Query) (attribution.User, bool) {
 		return attribution.User{}, false
 	}
 	return t.p.opts.Attribution.Lookup(q)
+}
+
+// encrypt returns the SOPS file for the sanitized plaintext of a sensitive object, or nil when
+// it is the plaintext the branch already holds. The file it replaces is read from the branch so
+// that an unchanged object keeps its file and a changed one keeps the ciphertext of what did not
+// change.
+func (t *target) encrypt(ctx context.Context, path string, plain []byte, keys secrets.Keys) ([]byte, error) {
+	sum := sha256.Sum256(plain)
+	if _, inGit := t.known[path]; inGit && t.plainKnown[path] == sum {
+		return nil, nil
+	}
+	previous, ok, err := t.writer.Read(ctx, path)
+	if err != nil || !ok {
+		previous = nil // unknown or new: encrypt afresh
+	}
+	out, err := secrets.Encrypt(plain, keys, previous, t.p.opts.Clock.Now())
+	if err != nil {
+		return nil, fmt.Errorf("encrypting %s: %w", path, err)
+	}
+	t.pendingPlain[path] = sum
+	if previous != nil && bytes.Equal(out, previous) {
+		t.settlePlain(path)
+		return nil, nil
+	}
+	return out, nil
+}
+
+// settlePlain records that the branch holds the plaintext encrypt was last given for path.
+func (t *target) settlePlain(path string) {
+	if sum, ok := t.pendingPlain[path]; ok {
+		t.plainKnown[path] = sum
+		delete(t.pendingPlain, path)
+	}
 }
 
 // hold keeps the latest change of a sensitive object until it can be encrypted.

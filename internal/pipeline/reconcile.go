@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 	"github.com/gitops-reverser/gitops-reverser/internal/manifest"
+	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
 	"github.com/gitops-reverser/gitops-reverser/internal/watch"
 )
 
@@ -26,6 +28,8 @@ type desiredFile struct {
 	data                []byte
 	create, update      bool
 	resourceDir, folder string
+	// keep: the branch already holds this object's encrypted file for the same plaintext.
+	keep bool
 }
 
 // reconcileNow makes the folder equal to the selected objects with one commit by the operator.
@@ -63,13 +67,19 @@ func (t *target) reconcileNow(ctx context.Context, reason string) time.Time {
 	t.reconcile = ""
 	t.mu.Unlock()
 
-	desired, managedDirs, deletable, err := t.desired(sources, plan.Folder)
+	t.known = files
+	if !reflect.DeepEqual(t.encryptedFor, plan.Encryption) {
+		// New recipients: every encrypted file is written again, for all of them.
+		t.plainKnown, t.pendingPlain = map[string][32]byte{}, map[string][32]byte{}
+		t.encryptedFor = plan.Encryption
+	}
+	desired, managedDirs, deletable, err := t.desired(ctx, sources, plan)
 	if err != nil {
 		t.log.Error(err, "Reconcile could not render the folder")
 		t.setStatus(func(s *Status) { s.Problem = err.Error() })
 		return t.p.opts.Clock.Now().Add(time.Minute)
 	}
-	ops, written, removed := t.diff(files, desired, managedDirs, deletable)
+	ops, written, removed := t.diff(files, desired, managedDirs, deletable, plan.Encryption != nil)
 	if len(ops) > 0 {
 		committer := operator(plan.Settings, t.p.opts.Clock.Now())
 		res, err := t.writer.Commit(ctx, gitwriter.Change{
@@ -85,8 +95,10 @@ func (t *target) reconcileNow(ctx context.Context, reason string) time.Time {
 		for _, op := range ops {
 			if op.Delete {
 				delete(files, op.Path)
+				delete(t.plainKnown, op.Path)
 			} else {
 				files[op.Path] = gitwriter.BlobHash(op.Data)
+				t.settlePlain(op.Path)
 			}
 		}
 		t.p.opts.Metrics.committed(t.name, "reconcile")
@@ -96,14 +108,23 @@ func (t *target) reconcileNow(ctx context.Context, reason string) time.Time {
 		t.log.V(1).Info("Reconciled folder; nothing to change", "reason", reason, "files", len(files))
 	}
 	t.known = files
+	if plan.Encryption != nil {
+		t.mu.Lock()
+		t.held = map[string]*change{} // written by this reconcile
+		t.mu.Unlock()
+	}
 	t.setStatus(func(s *Status) { s.Synced, s.Problem = true, "" })
 	return time.Time{}
 }
 
 // desired renders every selected object of every source. It also returns the resource folders
 // the sources own and, per resource folder, whether the rules allow deleting there.
-func (t *target) desired(sources map[watch.Key]*Source, folder string) (map[string]desiredFile, map[string]bool, map[string]bool, error) {
+func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, plan Plan) (map[string]desiredFile, map[string]bool, map[string]bool, error) {
+	folder := plan.Folder
 	want := map[string]desiredFile{}
+	if plan.Encryption != nil {
+		want[path.Join(folder, secrets.ConfigFile)] = desiredFile{data: secrets.CreationRules(*plan.Encryption), create: true, update: true}
+	}
 	dirs := map[string]bool{}
 	deletable := map[string]bool{}
 	for key, src := range sources {
@@ -113,8 +134,9 @@ func (t *target) desired(sources map[watch.Key]*Source, folder string) (map[stri
 		for _, r := range src.Rules {
 			deletable[dir] = deletable[dir] || r.Allows(configv1alpha1.OperationDelete)
 		}
-		if t.p.opts.Sensitive(gr) {
-			continue
+		sensitive := t.p.opts.Sensitive(gr)
+		if sensitive && plan.Encryption == nil {
+			continue // held: nothing is written in plaintext
 		}
 		objs, ok := t.p.opts.Watches.List(key)
 		if !ok {
@@ -137,12 +159,18 @@ func (t *target) desired(sources map[watch.Key]*Source, folder string) (map[stri
 			if !selected {
 				continue
 			}
-			p, err := objectPath(folder, src, obj)
+			p, err := objectPath(folder, src, obj, sensitive)
 			if err != nil {
 				return nil, nil, nil, err
 			}
 			if d.data, err = render(obj); err != nil {
 				return nil, nil, nil, err
+			}
+			if sensitive {
+				if d.data, err = t.encrypt(ctx, p, d.data, *plan.Encryption); err != nil {
+					return nil, nil, nil, err
+				}
+				d.keep = d.data == nil
 			}
 			want[p] = d
 		}
@@ -153,13 +181,13 @@ func (t *target) desired(sources map[watch.Key]*Source, folder string) (map[stri
 // diff turns the difference between the folder and the desired files into file operations,
 // leaving alone paths with queued changes (their own commits follow), files of sensitive
 // resources, and what the rules' operations do not allow.
-func (t *target) diff(files map[string]plumbing.Hash, desired map[string]desiredFile, dirs, deletable map[string]bool) ([]gitwriter.FileOp, int, int) {
+func (t *target) diff(files map[string]plumbing.Hash, desired map[string]desiredFile, dirs, deletable map[string]bool, encrypting bool) ([]gitwriter.FileOp, int, int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var ops []gitwriter.FileOp
 	written, removed := 0, 0
 	for p, d := range desired {
-		if t.queue.has(p) {
+		if t.queue.has(p) || d.keep {
 			continue
 		}
 		cur, exists := files[p]
@@ -173,8 +201,8 @@ func (t *target) diff(files map[string]plumbing.Hash, desired map[string]desired
 			continue
 		}
 		dir := path.Base(path.Dir(p))
-		if t.held[p] != nil || strings.HasSuffix(p, ".sops.yaml") {
-			continue // sensitive: only its own, encrypted, change may touch it
+		if t.held[p] != nil || (!encrypting && strings.HasSuffix(p, ".sops.yaml")) {
+			continue // sensitive and held: nothing about it is decided until it can be encrypted
 		}
 		if dirs[dir] && !deletable[dir] {
 			continue

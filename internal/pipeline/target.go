@@ -12,6 +12,7 @@ import (
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
+	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
 	"github.com/gitops-reverser/gitops-reverser/internal/watch"
 )
 
@@ -54,6 +55,10 @@ type target struct {
 	// Owned by the worker goroutine.
 	writer *gitwriter.Writer
 	known  map[string]plumbing.Hash // what the branch holds below the folder, as far as we know
+	// plainKnown is, for encrypted files, the hash of the plaintext the branch holds;
+	// pendingPlain what the last encryption was of, until it is committed.
+	plainKnown, pendingPlain map[string][32]byte
+	encryptedFor             *secrets.Keys // the keys plainKnown is for
 }
 
 func newTarget(p *Pipeline, plan Plan) *target {
@@ -71,6 +76,8 @@ func newTarget(p *Pipeline, plan Plan) *target {
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		known:   map[string]plumbing.Hash{},
+
+		plainKnown: map[string][32]byte{}, pendingPlain: map[string][32]byte{},
 	}
 }
 
@@ -108,9 +115,13 @@ func (t *target) update(plan Plan) error {
 	t.mu.Lock()
 	old := t.sources
 	changed := !reflect.DeepEqual(old, wanted)
+	encryptionChanged := !reflect.DeepEqual(t.current.Encryption, plan.Encryption)
 	t.sources = wanted
 	t.current = plan
 	t.mu.Unlock()
+	if encryptionChanged {
+		t.requestReconcile("encryption changed")
+	}
 	for key := range wanted {
 		if _, ok := old[key]; ok {
 			continue
@@ -165,7 +176,7 @@ func (t *target) handle(e watch.Event) {
 		t.mu.Unlock()
 		return // unsubscribed meanwhile
 	}
-	path, err := objectPath(t.current.Folder, src, e.Object)
+	path, err := objectPath(t.current.Folder, src, e.Object, t.p.opts.Sensitive(src.Resource.GroupResource()))
 	if err != nil {
 		t.mu.Unlock()
 		t.log.Error(err, "Cannot place object in the folder")
