@@ -189,6 +189,9 @@ func (r *GitTargetReconciler) run(ctx context.Context, target *configv1alpha1.Gi
 	}
 	plan := buildPlan(target, provider.Spec.URL, settings, inputs, catalog)
 	plan.Encryption = keys
+	if e := target.Spec.Encryption; e != nil && e.SecretRef != nil {
+		plan.KeySecret = &types.NamespacedName{Namespace: target.Namespace, Name: e.SecretRef.Name}
+	}
 	if err := r.Pipeline.Apply(ctx, plan); err != nil {
 		if errors.Is(err, gitwriter.ErrBranchNotAllowed) {
 			return failed(configv1alpha1.ReasonBranchNotAllowed, "%w", err)

@@ -22,6 +22,16 @@ type Plan struct {
 	Sources []Source
 	// Encryption encrypts sensitive resources; nil holds their changes until it is set.
 	Encryption *secrets.Keys
+	// KeySecret is the Secret that holds the target's age private keys. It is never written:
+	// encrypted to the recipients, it would hand the operator's key to every one of them.
+	KeySecret *types.NamespacedName
+}
+
+// excluded reports whether the plan keeps obj of resource gr out of the folder whatever the rules
+// say.
+func (p Plan) excluded(gr schema.GroupResource, namespace, name string) bool {
+	return p.KeySecret != nil && gr == (schema.GroupResource{Resource: "secrets"}) &&
+		p.KeySecret.Namespace == namespace && p.KeySecret.Name == name
 }
 
 // Source is one watched resource in one namespace scope, with the rules that select its objects.

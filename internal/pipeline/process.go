@@ -109,6 +109,7 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 	sensitive := t.p.opts.Sensitive(gr)
 	t.mu.Lock()
 	keys := t.current.Encryption
+	excluded := t.current.excluded(gr, c.obj.GetNamespace(), c.obj.GetName())
 	t.mu.Unlock()
 	if sensitive && keys == nil {
 		t.hold(path, c)
@@ -121,7 +122,7 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 	selected, allowed := false, false
 	deletable := false
 	for _, r := range src.Rules {
-		if r.Selects(gr.Resource, c.obj, nsLabels) {
+		if !excluded && r.Selects(gr.Resource, c.obj, nsLabels) {
 			selected = true
 			allowed = allowed || r.Allows(c.op)
 		}

@@ -147,6 +147,9 @@ func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, pla
 			if ns := obj.GetNamespace(); ns != "" {
 				nsLabels = t.p.ns.of(ns)
 			}
+			if plan.excluded(gr, obj.GetNamespace(), obj.GetName()) {
+				continue
+			}
 			d := desiredFile{resourceDir: dir}
 			selected := false
 			for _, r := range src.Rules {
