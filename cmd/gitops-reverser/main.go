@@ -8,10 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -50,6 +52,7 @@ type options struct {
 	webhookCertDir  string
 	clusterName     string
 	resync          time.Duration
+	sensitive       string
 }
 
 // Attribution sources, as --attribution names them.
@@ -85,6 +88,8 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "Port of the webhook server.")
 	fs.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "Directory with tls.crt and tls.key for the webhook server (default: controller-runtime's, /tmp/k8s-webhook-server/serving-certs).")
 	fs.StringVar(&o.clusterName, "cluster-name", "cluster", "Name of the cluster in authors' addresses: <user>@<cluster-name>.kubernetes.invalid.")
+	fs.StringVar(&o.sensitive, "sensitive-resources", "secrets",
+		"Comma-separated resources (plural, with their API group: secrets, sealedsecrets.bitnami.com) whose objects are only ever written encrypted.")
 	fs.DurationVar(&o.resync, "resync-period", 10*time.Minute, "How often every GitTarget's folder is reconciled with the cluster even when nothing went wrong.")
 	o.zap.Development = false
 	o.zap.BindFlags(fs)
@@ -157,9 +162,16 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 	if err != nil {
 		return err
 	}
+	sensitive := map[schema.GroupResource]bool{}
+	for _, r := range strings.Split(opts.sensitive, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			sensitive[schema.ParseGroupResource(r)] = true
+		}
+	}
 	if _, err := controller.SetupAll(mgr, controller.Options{
 		WorkDir: opts.workDir, Attribution: attributor, AttributionWait: opts.attributionWait,
 		Cluster: opts.clusterName, Resync: opts.resync,
+		Sensitive: func(gr schema.GroupResource) bool { return sensitive[gr] },
 	}); err != nil {
 		return err
 	}

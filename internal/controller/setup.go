@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -28,6 +29,8 @@ type Options struct {
 	AttributionWait time.Duration
 	Cluster         string
 	Resync          time.Duration
+	// Sensitive says which resources are only written encrypted (default: Secrets).
+	Sensitive func(schema.GroupResource) bool
 	// ProviderRetryInterval and ProviderCheckTimeout: see GitProviderReconciler.
 	ProviderRetryInterval, ProviderCheckTimeout time.Duration
 }
@@ -76,6 +79,7 @@ func SetupAll(mgr ctrl.Manager, opts Options) (*Operator, error) {
 		AttributionWait: opts.AttributionWait,
 		Cluster:         opts.Cluster,
 		Resync:          opts.Resync,
+		Sensitive:       opts.Sensitive,
 		Log:             ctrl.Log.WithName("pipeline"),
 		Metrics:         pipelineMetrics,
 		OnStatus: func(key types.NamespacedName) {

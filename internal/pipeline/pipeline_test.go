@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/go-logr/logr/testr"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +22,7 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 	"github.com/gitops-reverser/gitops-reverser/internal/manifest"
 	"github.com/gitops-reverser/gitops-reverser/internal/route"
+	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
 	"github.com/gitops-reverser/gitops-reverser/internal/testenv/controlplane"
 	"github.com/gitops-reverser/gitops-reverser/internal/testenv/gitserver"
 	"github.com/gitops-reverser/gitops-reverser/internal/watch"
@@ -66,6 +68,12 @@ func (a *authors) learn(object, user string) {
 
 // startPipeline runs a pipeline writing the ConfigMaps of ns to a fresh repository over SSH.
 func startPipeline(t *testing.T, ns string, attributor Attributor, wait time.Duration) (*gitserver.SSHRepo, *Pipeline) {
+	repo, p, _ := startPipelineFor(t, ns, "configmaps", attributor, wait)
+	return repo, p
+}
+
+// startPipelineFor runs a pipeline writing the objects of resource in ns, and returns its plan.
+func startPipelineFor(t *testing.T, ns, resource string, attributor Attributor, wait time.Duration) (*gitserver.SSHRepo, *Pipeline, Plan) {
 	t.Helper()
 	g := NewWithT(t)
 	repo := gitserver.NewSSHRepo(t, "live")
@@ -83,7 +91,7 @@ func startPipeline(t *testing.T, ns string, attributor Attributor, wait time.Dur
 	go func() { defer wg.Done(); _ = p.Start(ctx) }()
 	t.Cleanup(func() { cancel(); wg.Wait() })
 
-	matcher, err := route.Compile(configv1alpha1.ResourceRule{Resources: []string{"configmaps"}}, route.Scope{Namespace: ns})
+	matcher, err := route.Compile(configv1alpha1.ResourceRule{Resources: []string{resource}}, route.Scope{Namespace: ns})
 	g.Expect(err).NotTo(HaveOccurred())
 	plan := Plan{
 		Target: types.NamespacedName{Namespace: ns, Name: "live"},
@@ -93,11 +101,40 @@ func startPipeline(t *testing.T, ns string, attributor Attributor, wait time.Dur
 			Push:        gitwriter.PushPolicy{Interval: 0},
 		},
 		Folder:  "live",
-		Sources: []Source{{Resource: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Namespace: ns, Rules: []*route.Matcher{matcher}}},
+		Sources: []Source{{Resource: schema.GroupVersionResource{Version: "v1", Resource: resource}, Namespace: ns, Rules: []*route.Matcher{matcher}}},
 	}
 	g.Eventually(func() error { return p.Apply(t.Context(), plan) }).WithTimeout(10 * time.Second).Should(Succeed())
 	g.Eventually(func() bool { s, _ := p.Status(plan.Target); return s.Synced }).WithTimeout(30 * time.Second).Should(BeTrue())
-	return repo, p
+	return repo, p, plan
+}
+
+// A Secret seen while the target has no recipient is held, never written; once encryption is
+// configured it is written, encrypted.
+func TestSecretsAreHeldUntilTheyCanBeEncrypted(t *testing.T) {
+	g := NewWithT(t)
+	ns := namespace(t)
+	repo, p, plan := startPipelineFor(t, ns, "secrets", nil, 10*time.Millisecond)
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db"}, StringData: map[string]string{"password": "hunter2"}}
+	g.Expect(env.Client.Create(t.Context(), secret)).To(Succeed())
+	g.Eventually(func() int { s, _ := p.Status(plan.Target); return s.Held }).WithTimeout(30 * time.Second).Should(Equal(1))
+	g.Consistently(func() []string { return logOf(t, repo) }).WithTimeout(time.Second).Should(Or(BeEmpty(), Equal([]string{""})))
+
+	id, err := age.GenerateX25519Identity()
+	g.Expect(err).NotTo(HaveOccurred())
+	keys, err := secrets.NewKeys(nil, []*age.X25519Identity{id}, true)
+	g.Expect(err).NotTo(HaveOccurred())
+	plan.Encryption = &keys
+	g.Expect(p.Apply(t.Context(), plan)).To(Succeed())
+	path := "main:live/" + ns + "/secrets/db.sops.yaml"
+	g.Eventually(func() error {
+		_, err := gitserver.Run(t.Context(), repo.Dir, nil, "cat-file", "-e", path)
+		return err
+	}).WithTimeout(30 * time.Second).Should(Succeed())
+	plain, err := secrets.Decrypt([]byte(gitserver.Git(t, repo.Dir, "show", path)+"\n"), keys)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(string(plain)).To(ContainSubstring("password: aHVudGVyMg=="))
+	g.Expect(gitserver.Git(t, repo.Dir, "show", "main:live/.sops.yaml")).To(ContainSubstring(keys.Recipients[0]))
+	g.Eventually(func() int { s, _ := p.Status(plan.Target); return s.Held }).Should(BeZero())
 }
 
 func namespace(t *testing.T) string {

@@ -24,7 +24,7 @@ func TestRestartConvergesOnWhatChangedWhileDown(t *testing.T) {
 	for _, name := range []string{"kept", "changed", "deleted"} {
 		kubectlAs(t, alice, "", "create", "configmap", name, "--from-literal=key=v1", "-n", ns)
 	}
-	g.Eventually(func() []string { return names(files(t, repo, "live-cluster")) }).WithTimeout(30 * time.Second).
+	g.Eventually(func() []string { return names(files(t, repo, "live-cluster/restart")) }).WithTimeout(30 * time.Second).
 		Should(ConsistOf("changed", "deleted", "kept"))
 
 	// A crash: nothing is flushed, nothing handed over.
@@ -34,7 +34,7 @@ func TestRestartConvergesOnWhatChangedWhileDown(t *testing.T) {
 	kubectlAs(t, alice, "", "delete", "configmap", "deleted", "-n", ns)
 
 	runOperator(t, "admission", workDir)
-	g.Eventually(func() map[string]string { return files(t, repo, "live-cluster") }).WithTimeout(60 * time.Second).Should(Equal(map[string]string{
+	g.Eventually(func() map[string]string { return files(t, repo, "live-cluster/restart") }).WithTimeout(60 * time.Second).Should(Equal(map[string]string{
 		"live-cluster/restart/configmaps/changed.yaml": configMapYAML(ns, "changed", "v2"),
 		"live-cluster/restart/configmaps/created.yaml": configMapYAML(ns, "created", "v1"),
 		"live-cluster/restart/configmaps/kept.yaml":    configMapYAML(ns, "kept", "v1"),
