@@ -80,15 +80,32 @@ var changes = []struct {
 	{"bob", []string{"patch", "configmap", "test-config", "--type=merge", "-p", `{"data":{"key":"changed"}}`}, "[UPDATE] configmaps default/test-config"},
 	{"alice", []string{"create", "configmap", "feature-flags", "--from-literal=dark-mode=true"}, "[CREATE] configmaps default/feature-flags"},
 	{"bob", []string{"delete", "configmap", "test-config"}, "[DELETE] configmaps default/test-config"},
+	{"alice", []string{"create", "secret", "generic", "db-password", "--from-literal=password=hunter2"}, "[CREATE] secrets default/db-password"},
 }
+
+// secretsRule adds Secrets to the quick start's target: they are written encrypted.
+const secretsRule = `apiVersion: configbutler.ai/v1alpha1
+kind: WatchRule
+metadata:
+  name: secrets
+spec:
+  targetRef:
+    name: to-folder-live-cluster
+  rules:
+    - resources: [secrets]
+`
 
 // changeConfigMaps lets team-a edit ConfigMaps and makes the scenario's changes as alice and
 // bob, impersonated by the admin, then waits until their commits are on the remote.
 func (d *demo) changeConfigMaps(ctx context.Context) error {
-	heading("alice and bob (group team-a) may edit ConfigMaps in " + namespace)
+	heading("Secrets too: a WatchRule for them (written encrypted with the generated age key)")
+	if err := d.kubectl(ctx, "kubectl apply -f - # WatchRule secrets: resources [secrets]", secretsRule, "apply", "-n", namespace, "-f", "-"); err != nil {
+		return err
+	}
+	heading("alice and bob (group team-a) may edit ConfigMaps and Secrets in " + namespace)
 	// The built-in edit role is aggregated by kube-controller-manager, which does not run here.
 	for _, args := range [][]string{
-		{"create", "role", "team-a", "--verb=*", "--resource=configmaps"},
+		{"create", "role", "team-a", "--verb=*", "--resource=configmaps,secrets"},
 		{"create", "rolebinding", "team-a", "--role=team-a", "--group=team-a"},
 	} {
 		if err := d.kubectl(ctx, "", "", args...); err != nil {
@@ -96,7 +113,7 @@ func (d *demo) changeConfigMaps(ctx context.Context) error {
 		}
 	}
 
-	heading("Changing ConfigMaps as alice and as bob (the admin impersonates them)")
+	heading("Changing ConfigMaps and a Secret as alice and as bob (the admin impersonates them)")
 	for _, c := range changes {
 		if err := d.kubectl(ctx, "", "", append(c.args, "--as", c.user, "--as-group", "team-a")...); err != nil {
 			return err
@@ -135,6 +152,7 @@ func (d *demo) showHistory(ctx context.Context) error {
 		{"The history on the remote, branch " + branch, []string{"log", "--format=" + logFormat, branch}},
 		{"The last commit", []string{"show", "--stat", branch}},
 		{"The folder " + folder + "/", []string{"ls-tree", "-r", "--name-only", branch, "--", folder}},
+		{"The Secret, as Git holds it", []string{"show", branch + ":" + folder + "/default/secrets/db-password.sops.yaml"}},
 	} {
 		heading(step.title)
 		fmt.Println("  $ git -C " + shellQuote(d.repoDir) + " " + shellQuote(step.args...))
