@@ -83,23 +83,12 @@ var changes = []struct {
 	{"alice", []string{"create", "secret", "generic", "db-password", "--from-literal=password=hunter2"}, "[CREATE] secrets default/db-password"},
 }
 
-// secretsRule adds Secrets to the quick start's target: they are written encrypted.
-const secretsRule = `apiVersion: configbutler.ai/v1alpha1
-kind: WatchRule
-metadata:
-  name: secrets
-spec:
-  targetRef:
-    name: to-folder-live-cluster
-  rules:
-    - resources: [secrets]
-`
 
 // changeConfigMaps lets team-a edit ConfigMaps and makes the scenario's changes as alice and
 // bob, impersonated by the admin, then waits until their commits are on the remote.
 func (d *demo) changeConfigMaps(ctx context.Context) error {
 	heading("Secrets too: a WatchRule for them (written encrypted with the generated age key)")
-	if err := d.kubectl(ctx, "kubectl apply -f - # WatchRule secrets: resources [secrets]", secretsRule, "apply", "-n", namespace, "-f", "-"); err != nil {
+	if err := d.kubectl(ctx, "kubectl apply -f - # WatchRule secrets: resources [secrets]", stack.SecretsWatchRule, "apply", "-n", namespace, "-f", "-"); err != nil {
 		return err
 	}
 	heading("alice and bob (group team-a) may edit ConfigMaps and Secrets in " + namespace)

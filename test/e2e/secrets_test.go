@@ -17,18 +17,9 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/internal/manifest"
 	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
 	"github.com/gitops-reverser/gitops-reverser/internal/testenv/gitserver"
+	"github.com/gitops-reverser/gitops-reverser/internal/testenv/stack"
 )
 
-const secretsRule = `apiVersion: configbutler.ai/v1alpha1
-kind: WatchRule
-metadata:
-  name: secrets
-spec:
-  targetRef:
-    name: to-folder-live-cluster
-  rules:
-    - resources: [secrets]
-`
 
 // encryptedQuickStart is the quick start (its GitTarget generates an age key when missing) with a
 // WatchRule for Secrets, and alice allowed to write them.
@@ -37,7 +28,7 @@ func encryptedQuickStart(t *testing.T, ns string) (*gitserver.SSHRepo, string) {
 	repo := gitserver.NewSSHRepo(t, "secrets")
 	runOperator(t, "admission", t.TempDir())
 	quickStart(t, ns, repo)
-	kubectl(t, secretsRule, "apply", "-n", ns, "-f", "-")
+	kubectl(t, stack.SecretsWatchRule, "apply", "-n", ns, "-f", "-")
 	return repo, teamMember(t, ns, "alice")
 }
 

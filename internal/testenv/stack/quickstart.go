@@ -34,3 +34,16 @@ func QuickStartManifest(url string) (string, error) {
 	}
 	return strings.Replace(manifest, SampleURL, `url: "`+url+`"`, 1), nil
 }
+
+// SecretsWatchRule adds Secrets to the quick start's GitTarget: they are written encrypted with
+// the age key the target generates.
+const SecretsWatchRule = `apiVersion: configbutler.ai/v1alpha1
+kind: WatchRule
+metadata:
+  name: secrets
+spec:
+  targetRef:
+    name: to-folder-live-cluster
+  rules:
+    - resources: [secrets]
+`
