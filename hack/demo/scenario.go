@@ -83,7 +83,6 @@ var changes = []struct {
 	{"alice", []string{"create", "secret", "generic", "db-password", "--from-literal=password=hunter2"}, "[CREATE] secrets default/db-password"},
 }
 
-
 // changeConfigMaps lets team-a edit ConfigMaps and makes the scenario's changes as alice and
 // bob, impersonated by the admin, then waits until their commits are on the remote.
 func (d *demo) changeConfigMaps(ctx context.Context) error {

@@ -20,7 +20,6 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/internal/testenv/stack"
 )
 
-
 // encryptedQuickStart is the quick start (its GitTarget generates an age key when missing) with a
 // WatchRule for Secrets, and alice allowed to write them.
 func encryptedQuickStart(t *testing.T, ns string) (*gitserver.SSHRepo, string) {
