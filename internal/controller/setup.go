@@ -85,10 +85,7 @@ func SetupAll(mgr ctrl.Manager, opts Options) (*Operator, error) {
 		OnStatus: func(key types.NamespacedName) {
 			target := &configv1alpha1.GitTarget{}
 			target.Namespace, target.Name = key.Namespace, key.Name
-			select {
-			case targetEvents <- event.GenericEvent{Object: target}:
-			default: // hundreds already queued: the target's status is on its way anyway
-			}
+			targetEvents <- event.GenericEvent{Object: target}
 		},
 	})
 	if err := mgr.Add(pipe); err != nil {
