@@ -82,6 +82,8 @@ func SetupAll(mgr ctrl.Manager, opts Options) (*Operator, error) {
 		Sensitive:       opts.Sensitive,
 		Log:             ctrl.Log.WithName("pipeline"),
 		Metrics:         pipelineMetrics,
+		// Called on a goroutine of its own, so waiting for room in the queue holds nothing up,
+		// and no target's status event is dropped.
 		OnStatus: func(key types.NamespacedName) {
 			target := &configv1alpha1.GitTarget{}
 			target.Namespace, target.Name = key.Namespace, key.Name
