@@ -53,7 +53,8 @@ type Options struct {
 	// Sensitive reports resources whose objects must never reach Git in plaintext; their changes
 	// are held. Default: Secrets.
 	Sensitive func(schema.GroupResource) bool
-	// OnStatus is called, at most about once a second per target, when a target's Status changed.
+	// OnStatus is called, on a goroutine of its own and at most about once a second per target,
+	// when a target's Status changed.
 	OnStatus func(types.NamespacedName)
 	Clock    clock.WithTickerAndDelayedExecution
 	Log      logr.Logger
