@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"time"
 
@@ -143,8 +144,12 @@ func (p *Pipeline) Apply(ctx context.Context, plan Plan) error {
 		running = false
 	}
 	if running {
-		if _, err := p.opts.Writers.Acquire(ctx, t.user, plan.Writer, plan.Settings); err != nil {
-			return fmt.Errorf("updating the Git writer of %s: %w", plan.Target, err)
+		// GitTargets are reconciled often (their status follows every commit): hand the writer
+		// its settings only when they changed, since applying them rebuilds its transport.
+		if !reflect.DeepEqual(t.plan().Settings, plan.Settings) {
+			if _, err := p.opts.Writers.Acquire(ctx, t.user, plan.Writer, plan.Settings); err != nil {
+				return fmt.Errorf("updating the Git writer of %s: %w", plan.Target, err)
+			}
 		}
 		return t.update(plan)
 	}
