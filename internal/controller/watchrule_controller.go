@@ -11,9 +11,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -176,16 +178,10 @@ func SetupRuleControllers(mgr ctrl.Manager, resolver ruleResolver) error {
 		}
 		return out
 	}
-	onCRD := func(list func(context.Context, client.Object) []reconcile.Request) handler.MapFunc {
-		return func(ctx context.Context, _ client.Object) []reconcile.Request {
-			resolver.Catalogs.Invalidate()
-			return list(ctx, nil)
-		}
-	}
-	allWatchRules, allClusterWatchRules := onCRD(watchRules), onCRD(clusterWatchRules)
+	allWatchRules, allClusterWatchRules := onCRD(resolver.Catalogs, watchRules), onCRD(resolver.Catalogs, clusterWatchRules)
 	if err := ctrl.NewControllerManagedBy(mgr).
 		For(&configv1alpha1.WatchRule{}).
-		Watches(crd, handler.EnqueueRequestsFromMapFunc(allWatchRules), builder.OnlyMetadata).
+		Watches(crd, allWatchRules, builder.OnlyMetadata).
 		Watches(&configv1alpha1.GitTarget{}, handler.EnqueueRequestsFromMapFunc(watchRules)).
 		Named("watchrule").
 		Complete(&WatchRuleReconciler{resolver}); err != nil {
@@ -193,11 +189,39 @@ func SetupRuleControllers(mgr ctrl.Manager, resolver ruleResolver) error {
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).
 		For(&configv1alpha1.ClusterWatchRule{}).
-		Watches(crd, handler.EnqueueRequestsFromMapFunc(allClusterWatchRules), builder.OnlyMetadata).
+		Watches(crd, allClusterWatchRules, builder.OnlyMetadata).
 		Watches(&configv1alpha1.GitTarget{}, handler.EnqueueRequestsFromMapFunc(clusterWatchRules)).
 		Named("clusterwatchrule").
 		Complete(&ClusterWatchRuleReconciler{resolver}); err != nil {
 		return fmt.Errorf("setting up the ClusterWatchRule controller: %w", err)
 	}
 	return nil
+}
+
+// crdSettle is how long after a CRD event the rules are resolved a second time: the API server
+// updates discovery a moment after the CRD itself changes, so a rule resolved at once can still
+// see a resource that is going, or miss one that is coming.
+const crdSettle = 2 * time.Second
+
+// onCRD empties the discovery cache on every CRD event and resolves every rule that list returns
+// at once and again after crdSettle.
+func onCRD(catalogs *CatalogSource, list func(context.Context, client.Object) []reconcile.Request) handler.EventHandler {
+	enqueue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		catalogs.Invalidate()
+		for _, req := range list(ctx, nil) {
+			q.Add(req)
+			q.AddAfter(req, crdSettle)
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, _ event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, q)
+		},
+		UpdateFunc: func(ctx context.Context, _ event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, q)
+		},
+		DeleteFunc: func(ctx context.Context, _ event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, q)
+		},
+	}
 }
