@@ -18,8 +18,8 @@ import (
 
 // Annotations of the Secret that holds a generated age key, as the seed names them.
 const (
-	AnnotationAgeRecipient  = "configbutler.ai/age-recipient"
-	AnnotationBackupWarning = "configbutler.ai/backup-warning"
+	annotationAgeRecipient  = "configbutler.ai/age-recipient"
+	annotationBackupWarning = "configbutler.ai/backup-warning"
 	backupWarningValue      = "REMOVE_AFTER_BACKUP"
 )
 
@@ -70,7 +70,7 @@ func (r *GitTargetReconciler) encryptionOf(ctx context.Context, target *configv1
 			identities, out.generated, secret = []*age.X25519Identity{id}, generated.Entry, generated.secret
 		}
 		if secret != nil {
-			_, out.notBackedUp = secret.Annotations[AnnotationBackupWarning]
+			_, out.notBackedUp = secret.Annotations[annotationBackupWarning]
 		}
 		if len(identities) == 0 && rec.ExtractFromSecret && len(rec.PublicKeys) == 0 {
 			return out, failed(configv1alpha1.ReasonEncryptionNotReady, "Secret %s has no *%s entry to take recipients from", spec.SecretRef.Name, secrets.AgeKeySuffix)
@@ -137,8 +137,8 @@ func (r *GitTargetReconciler) generateKey(ctx context.Context, target *configv1a
 		secret.Annotations = map[string]string{}
 	}
 	secret.Data[key.Entry] = key.Content
-	secret.Annotations[AnnotationAgeRecipient] = key.Recipient
-	secret.Annotations[AnnotationBackupWarning] = backupWarningValue
+	secret.Annotations[annotationAgeRecipient] = key.Recipient
+	secret.Annotations[annotationBackupWarning] = backupWarningValue
 	if create {
 		err = r.Client.Create(ctx, secret)
 	} else {
@@ -153,5 +153,5 @@ func (r *GitTargetReconciler) generateKey(ctx context.Context, target *configv1a
 // backupMessage is the recurring warning about a key that exists only in the cluster.
 func backupMessage(secretName string) string {
 	return fmt.Sprintf("the age key in Secret %s is not backed up: copy its *%s entry somewhere safe (without it the encrypted files cannot be decrypted), then run `kubectl annotate secret %s %s-`",
-		secretName, secrets.AgeKeySuffix, secretName, AnnotationBackupWarning)
+		secretName, secrets.AgeKeySuffix, secretName, annotationBackupWarning)
 }

@@ -90,7 +90,6 @@ func (t *target) drain(ctx context.Context) time.Time {
 			if err != nil {
 				t.p.opts.Metrics.fail(t.name)
 				t.log.Error(err, "Change could not be committed; the next reconcile retries it", "path", path)
-				t.setStatus(func(s *Status) { s.Problem = err.Error() })
 				t.requestReconcile("a change failed")
 			}
 		}
@@ -199,7 +198,7 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 	if res.Changed {
 		t.p.opts.Metrics.committed(t.name, "change")
 		t.log.V(1).Info("Committed change", "operation", c.op, "path", path, "user", info.authorName(), "commit", res.Commit)
-		t.setStatus(func(s *Status) { s.LastCommit, s.LastCommitTime, s.Problem = res.Commit, now, "" })
+		t.setStatus(func(s *Status) { s.LastCommit = res.Commit })
 	}
 	return time.Time{}, nil
 }

@@ -25,9 +25,8 @@ const reconcileRetry = 250 * time.Millisecond
 
 // desiredFile is what a reconcile wants at a path, and which rules allow it.
 type desiredFile struct {
-	data                []byte
-	create, update      bool
-	resourceDir, folder string
+	data           []byte
+	create, update bool
 	// keep: the branch already holds this object's encrypted file for the same plaintext.
 	keep bool
 }
@@ -73,13 +72,13 @@ func (t *target) reconcileNow(ctx context.Context, reason string) time.Time {
 		t.plainKnown, t.pendingPlain = map[string][32]byte{}, map[string][32]byte{}
 		t.encryptedFor = plan.Encryption
 	}
-	desired, managedDirs, deletable, err := t.desired(ctx, sources, plan)
+	desired, deletable, err := t.desired(ctx, sources, plan)
 	if err != nil {
 		t.log.Error(err, "Reconcile could not render the folder")
 		t.setStatus(func(s *Status) { s.Problem = err.Error() })
 		return t.p.opts.Clock.Now().Add(time.Minute)
 	}
-	ops, written, removed := t.diff(files, desired, managedDirs, deletable, plan.Encryption != nil)
+	ops, written, removed := t.diff(files, desired, deletable, plan.Encryption != nil)
 	if len(ops) > 0 {
 		committer := operator(plan.Settings, t.p.opts.Clock.Now())
 		res, err := t.writer.Commit(ctx, gitwriter.Change{
@@ -103,7 +102,7 @@ func (t *target) reconcileNow(ctx context.Context, reason string) time.Time {
 		}
 		t.p.opts.Metrics.committed(t.name, "reconcile")
 		t.log.Info("Reconciled folder", "reason", reason, "written", written, "removed", removed, "commit", res.Commit)
-		t.setStatus(func(s *Status) { s.LastCommit, s.LastCommitTime = res.Commit, t.p.opts.Clock.Now() })
+		t.setStatus(func(s *Status) { s.LastCommit = res.Commit })
 	} else {
 		t.log.V(1).Info("Reconciled folder; nothing to change", "reason", reason, "files", len(files))
 	}
@@ -117,30 +116,30 @@ func (t *target) reconcileNow(ctx context.Context, reason string) time.Time {
 	return time.Time{}
 }
 
-// desired renders every selected object of every source. It also returns the resource folders
-// the sources own and, per resource folder, whether the rules allow deleting there.
-func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, plan Plan) (map[string]desiredFile, map[string]bool, map[string]bool, error) {
+// desired renders every selected object of every source. It also returns, for every resource
+// folder the sources own, whether the rules allow deleting there.
+func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, plan Plan) (map[string]desiredFile, map[string]bool, error) {
 	folder := plan.Folder
 	want := map[string]desiredFile{}
 	if plan.Encryption != nil {
 		want[path.Join(folder, secrets.ConfigFile)] = desiredFile{data: secrets.CreationRules(*plan.Encryption), create: true, update: true}
 	}
-	dirs := map[string]bool{}
 	deletable := map[string]bool{}
 	for key, src := range sources {
 		gr := src.Resource.GroupResource()
 		dir := manifest.ResourceDir(gr)
-		dirs[dir] = true
+		allowed := deletable[dir]
 		for _, r := range src.Rules {
-			deletable[dir] = deletable[dir] || r.Allows(configv1alpha1.OperationDelete)
+			allowed = allowed || r.Allows(configv1alpha1.OperationDelete)
 		}
+		deletable[dir] = allowed
 		sensitive := t.p.opts.Sensitive(gr)
 		if sensitive && plan.Encryption == nil {
 			continue // held: nothing is written in plaintext
 		}
 		objs, ok := t.p.opts.Watches.List(key)
 		if !ok {
-			return nil, nil, nil, fmt.Errorf("the watch of %s is not listed", key)
+			return nil, nil, fmt.Errorf("the watch of %s is not listed", key)
 		}
 		for _, obj := range objs {
 			var nsLabels map[string]string
@@ -150,7 +149,7 @@ func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, pla
 			if plan.excluded(gr, obj.GetNamespace(), obj.GetName()) {
 				continue
 			}
-			d := desiredFile{resourceDir: dir}
+			var d desiredFile
 			selected := false
 			for _, r := range src.Rules {
 				if r.Selects(gr.Resource, obj, nsLabels) {
@@ -164,27 +163,27 @@ func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, pla
 			}
 			p, err := objectPath(folder, src, obj, sensitive)
 			if err != nil {
-				return nil, nil, nil, err
+				return nil, nil, err
 			}
 			if d.data, err = render(obj); err != nil {
-				return nil, nil, nil, err
+				return nil, nil, err
 			}
 			if sensitive {
 				if d.data, err = t.encrypt(ctx, p, d.data, *plan.Encryption); err != nil {
-					return nil, nil, nil, err
+					return nil, nil, err
 				}
 				d.keep = d.data == nil
 			}
 			want[p] = d
 		}
 	}
-	return want, dirs, deletable, nil
+	return want, deletable, nil
 }
 
 // diff turns the difference between the folder and the desired files into file operations,
 // leaving alone paths with queued changes (their own commits follow), files of sensitive
 // resources, and what the rules' operations do not allow.
-func (t *target) diff(files map[string]plumbing.Hash, desired map[string]desiredFile, dirs, deletable map[string]bool, encrypting bool) ([]gitwriter.FileOp, int, int) {
+func (t *target) diff(files map[string]plumbing.Hash, desired map[string]desiredFile, deletable map[string]bool, encrypting bool) ([]gitwriter.FileOp, int, int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var ops []gitwriter.FileOp
@@ -207,7 +206,7 @@ func (t *target) diff(files map[string]plumbing.Hash, desired map[string]desired
 		if t.held[p] != nil || (!encrypting && strings.HasSuffix(p, ".sops.yaml")) {
 			continue // sensitive and held: nothing about it is decided until it can be encrypted
 		}
-		if dirs[dir] && !deletable[dir] {
+		if allowed, owned := deletable[dir]; owned && !allowed {
 			continue
 		}
 		ops = append(ops, gitwriter.FileOp{Path: p, Delete: true})

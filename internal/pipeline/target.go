@@ -20,12 +20,11 @@ import (
 type Status struct {
 	// Synced is set once the first reconcile made the folder equal to the cluster.
 	Synced bool
-	// LastCommit is the last commit made for the target, and when.
-	LastCommit     string
-	LastCommitTime time.Time
-	// Queued changes wait to become commits; Held ones wait for encryption.
-	Queued, Held int
-	// Problem says why the target cannot make progress now; empty when it can.
+	// LastCommit is the last commit made for the target.
+	LastCommit string
+	// Held changes of sensitive resources wait for encryption.
+	Held int
+	// Problem says why the first reconcile cannot run yet; empty when it can.
 	Problem string
 }
 
@@ -237,7 +236,7 @@ func (t *target) currentStatus() Status {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.status
-	s.Queued, s.Held = t.queue.total, len(t.held)
+	s.Held = len(t.held)
 	return s
 }
 

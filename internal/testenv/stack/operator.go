@@ -102,16 +102,6 @@ func (o *Operator) Kill() {
 	<-o.done
 }
 
-// WaitExited reports the process's exit error once it exits, or ctx's error.
-func (o *Operator) WaitExited(ctx context.Context) error {
-	select {
-	case <-o.done:
-		return o.err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // LogTail returns the last n lines of the operator's log.
 func LogTail(path string, n int) []string {
 	f, err := os.Open(path)
