@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -17,39 +18,45 @@ import (
 
 // ruleInput is one rule of a WatchRule or ClusterWatchRule with where it applies.
 type ruleInput struct {
+	origin    string // `WatchRule default/apps rules[0]`
 	rule      configv1alpha1.ResourceRule
 	scope     rules.Scope
 	route     route.Scope
 	namespace string // the watch's namespace; empty for all namespaces
 }
 
-// rulesOf collects the rules that write to target: those of the WatchRules in its namespace
-// that name it, and of the ClusterWatchRules that name it.
+// rulesOf collects the rules of target in the order that decides an object's direction (the
+// first rule that selects it wins): the WatchRules in its namespace that name it, by name, each
+// with its rules as listed; then the ClusterWatchRules that name it, by name.
 func rulesOf(ctx context.Context, c client.Reader, target *configv1alpha1.GitTarget) ([]ruleInput, error) {
 	var out []ruleInput
 	watchRules := &configv1alpha1.WatchRuleList{}
 	if err := c.List(ctx, watchRules, client.InNamespace(target.Namespace)); err != nil {
 		return nil, fmt.Errorf("listing WatchRules: %w", err)
 	}
+	sort.Slice(watchRules.Items, func(i, j int) bool { return watchRules.Items[i].Name < watchRules.Items[j].Name })
 	for _, w := range watchRules.Items {
 		if w.Spec.TargetRef.Name != target.Name || !w.DeletionTimestamp.IsZero() {
 			continue
 		}
-		for _, r := range w.Spec.Rules {
-			out = append(out, ruleInput{rule: r, scope: rules.NamespacedOnly, route: route.Scope{Namespace: w.Namespace}, namespace: w.Namespace})
+		for i, r := range w.Spec.Rules {
+			origin := fmt.Sprintf("WatchRule %s/%s rules[%d]", w.Namespace, w.Name, i)
+			out = append(out, ruleInput{origin: origin, rule: r, scope: rules.NamespacedOnly, route: route.Scope{Namespace: w.Namespace}, namespace: w.Namespace})
 		}
 	}
 	clusterRules := &configv1alpha1.ClusterWatchRuleList{}
 	if err := c.List(ctx, clusterRules); err != nil {
 		return nil, fmt.Errorf("listing ClusterWatchRules: %w", err)
 	}
+	sort.Slice(clusterRules.Items, func(i, j int) bool { return clusterRules.Items[i].Name < clusterRules.Items[j].Name })
 	for _, w := range clusterRules.Items {
 		ref := w.Spec.TargetRef
 		if ref.Namespace != target.Namespace || ref.Name != target.Name || !w.DeletionTimestamp.IsZero() {
 			continue
 		}
-		for _, r := range w.Spec.Rules {
-			out = append(out, ruleInput{rule: r.ResourceRule, scope: rules.ScopeOf(r.Scope), route: route.Scope{NamespaceSelector: r.NamespaceSelector}})
+		for i, r := range w.Spec.Rules {
+			origin := fmt.Sprintf("ClusterWatchRule %s rules[%d]", w.Name, i)
+			out = append(out, ruleInput{origin: origin, rule: r.ResourceRule, scope: rules.ScopeOf(r.Scope), route: route.Scope{NamespaceSelector: r.NamespaceSelector}})
 		}
 	}
 	return out, nil
@@ -70,16 +77,17 @@ func buildPlan(target *configv1alpha1.GitTarget, url string, settings gitwriter.
 		namespace string
 	}
 	index := map[sourceKey]int{}
+	// Every source of a resource holds every rule of that resource, in order: whichever watch
+	// delivers an object, the first rule that selects it decides its direction.
+	ordered := map[schema.GroupResource][]*route.Matcher{}
 	for _, in := range inputs {
 		matcher, err := route.Compile(in.rule, in.route)
 		if err != nil {
 			continue
 		}
+		matcher.Origin = in.origin
 		resolved, _ := rules.Resolve(in.rule, in.scope, catalog)
 		for _, res := range resolved {
-			if res.SyncTo != "" && res.SyncTo != configv1alpha1.SyncToGit {
-				continue
-			}
 			gvr := schema.GroupVersionResource{Group: res.Group, Version: res.Version, Resource: res.Resource}
 			ns := in.namespace
 			if !res.Namespaced {
@@ -87,14 +95,17 @@ func buildPlan(target *configv1alpha1.GitTarget, url string, settings gitwriter.
 			}
 			// One version per resource: files are named by group and resource, not version.
 			key := sourceKey{gr: gvr.GroupResource(), namespace: ns}
-			i, ok := index[key]
-			if !ok {
-				i = len(plan.Sources)
-				index[key] = i
+			if _, ok := index[key]; !ok {
+				index[key] = len(plan.Sources)
 				plan.Sources = append(plan.Sources, pipeline.Source{Resource: gvr, Namespace: ns})
 			}
-			plan.Sources[i].Rules = append(plan.Sources[i].Rules, matcher)
+			if rs := ordered[key.gr]; len(rs) == 0 || rs[len(rs)-1] != matcher {
+				ordered[key.gr] = append(rs, matcher)
+			}
 		}
+	}
+	for i := range plan.Sources {
+		plan.Sources[i].Rules = ordered[plan.Sources[i].Resource.GroupResource()]
 	}
 	return plan
 }

@@ -23,6 +23,10 @@ type filesReply struct {
 	err   error
 }
 
+// ErrDropped says a file's content was made by this Writer and dropped from memory once it was
+// pushed: the file is one the Writer wrote, and its content is on the remote.
+var ErrDropped = errors.New("the content was written by this Git writer and is no longer held")
+
 // BlobHash is the Git object id of a file with content data: what Files reports for it.
 func BlobHash(data []byte) plumbing.Hash {
 	return plumbing.ComputeHash(plumbing.BlobObject, data)
@@ -102,6 +106,11 @@ func (w *Writer) handleRead(req readRequest) {
 		return
 	}
 	obj, err := w.store.EncodedObject(plumbing.BlobObject, blob)
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		// Every blob of a fetched tip is in the store: a missing one is one we made and dropped.
+		req.reply <- readReply{err: fmt.Errorf("reading %s: %w", req.path, ErrDropped)}
+		return
+	}
 	if err != nil {
 		req.reply <- readReply{err: fmt.Errorf("reading %s: %w", req.path, err)}
 		return

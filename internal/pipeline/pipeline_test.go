@@ -205,3 +205,99 @@ func TestUnattributedAndUnchanged(t *testing.T) {
 	g.Consistently(func() []string { return logOf(t, repo) }).WithTimeout(2 * time.Second).Should(HaveLen(1))
 	g.Expect(gitserver.Git(t, repo.Dir, "log", "-1", "--format=%(trailers:key=Kubernetes-User,valueonly)", "main")).To(Equal("unattributed"))
 }
+
+// A folder shared with the Git → cluster direction: the files of objects that a syncTo:
+// kubernetes rule (or a rule with filters) selects are never removed or rewritten by this
+// direction, whether the cluster has the object or not; a file outside the layout this
+// direction writes is never touched; syncTo: git objects are still written.
+func TestAnotherDirectionsFilesAreLeftAlone(t *testing.T) {
+	g := NewWithT(t)
+	ns := namespace(t)
+	repo := gitserver.NewSSHRepo(t, "shared")
+	deployment := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web # a comment\n  namespace: " + ns + "\nspec: {}\n"
+	seeded := map[string]string{
+		"apps/" + ns + "/configmaps/from-git.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-git\n  namespace: " + ns + "\n  labels:\n    sync: kube\ndata:\n  key: git\n",
+		"apps/" + ns + "/deployments.apps/web.yaml": deployment,
+		"apps/kustomization.yaml":                   "resources: []\n",
+		"apps/" + ns + "/by-hand.yaml":              "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: by-hand\n",
+	}
+	gitserver.PushFiles(t, repo.Dir, "main", "a person's manifests", seeded)
+	// live-in-cluster is applied-direction too: the cluster has it, Git has its own version.
+	live := configMap(ns, "live-in-cluster", "cluster")
+	live.Labels = map[string]string{"sync": "kube"}
+	g.Expect(env.Client.Create(t.Context(), live)).To(Succeed())
+	gitserver.PushFiles(t, repo.Dir, "main", "another", map[string]string{
+		"apps/" + ns + "/configmaps/live-in-cluster.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: live-in-cluster\n  namespace: " + ns + "\n  labels:\n    sync: kube\ndata:\n  key: git\n",
+	})
+
+	kube, err := route.Compile(configv1alpha1.ResourceRule{Resources: []string{"configmaps"}, SyncTo: configv1alpha1.SyncToKubernetes,
+		Labels: &configv1alpha1.LabelSelector{MatchLabels: map[string]string{"sync": "kube"}}}, route.Scope{Namespace: ns})
+	g.Expect(err).NotTo(HaveOccurred())
+	capture, err := route.Compile(configv1alpha1.ResourceRule{Resources: []string{"configmaps"}}, route.Scope{Namespace: ns})
+	g.Expect(err).NotTo(HaveOccurred())
+	filtered, err := route.Compile(configv1alpha1.ResourceRule{Resources: []string{"deployments"}, Filters: []string{"/metadata/annotations"}}, route.Scope{Namespace: ns})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	dyn, err := dynamic.NewForConfig(env.Config)
+	g.Expect(err).NotTo(HaveOccurred())
+	writers := &gitwriter.Registry{BaseDir: t.TempDir(), Log: testr.New(t)}
+	p := New(Options{Watches: watch.New(dyn, watch.Options{Transform: manifest.Slim}), Writers: writers, AttributionWait: time.Millisecond, Log: testr.New(t)})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = writers.Start(ctx) }()
+	go func() { defer wg.Done(); _ = p.Start(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	plan := Plan{
+		Target: types.NamespacedName{Namespace: ns, Name: "apps"},
+		Writer: gitwriter.Key{URL: repo.URL, Branch: "main"},
+		Settings: gitwriter.Settings{
+			Credentials: gitwriter.Credentials{SSHPrivateKey: repo.Key.PrivateKeyPEM, KnownHosts: []byte(repo.Server.KnownHosts())},
+		},
+		Folder: "apps",
+		Sources: []Source{
+			// The kubernetes rule comes first: a ConfigMap labelled sync=kube is applied, every
+			// other ConfigMap is captured.
+			{Resource: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Namespace: ns, Rules: []*route.Matcher{kube, capture}},
+			{Resource: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, Namespace: ns, Rules: []*route.Matcher{filtered}},
+		},
+	}
+	g.Eventually(func() error { return p.Apply(t.Context(), plan) }).WithTimeout(10 * time.Second).Should(Succeed())
+	g.Eventually(func() bool { s, _ := p.Status(plan.Target); return s.Synced }).WithTimeout(30 * time.Second).Should(BeTrue())
+
+	// A captured ConfigMap is written; an applied-direction one that changes in the cluster is not.
+	g.Expect(env.Client.Create(t.Context(), configMap(ns, "captured", "1"))).To(Succeed())
+	path := "main:apps/" + ns + "/configmaps/captured.yaml"
+	g.Eventually(func() error {
+		_, err := gitserver.Run(t.Context(), repo.Dir, nil, "cat-file", "-e", path)
+		return err
+	}).WithTimeout(30 * time.Second).Should(Succeed())
+	live.Data = map[string]string{"key": "changed in the cluster"}
+	g.Expect(env.Client.Update(t.Context(), live)).To(Succeed())
+	// The object leaves every rule's selection in the cluster: Git still holds it as applied.
+	live.Labels = nil
+	g.Expect(env.Client.Update(t.Context(), live)).To(Succeed())
+	g.Expect(env.Client.Create(t.Context(), configMap(ns, "marker", "1"))).To(Succeed())
+	g.Eventually(func() error {
+		_, err := gitserver.Run(t.Context(), repo.Dir, nil, "cat-file", "-e", "main:apps/"+ns+"/configmaps/marker.yaml")
+		return err
+	}).WithTimeout(30 * time.Second).Should(Succeed())
+	// A full reconcile, as a resync would run it, removes nothing of theirs either.
+	p.targets[plan.Target].requestReconcile("test")
+	g.Expect(env.Client.Create(t.Context(), configMap(ns, "marker-2", "1"))).To(Succeed())
+	g.Eventually(func() error {
+		_, err := gitserver.Run(t.Context(), repo.Dir, nil, "cat-file", "-e", "main:apps/"+ns+"/configmaps/marker-2.yaml")
+		return err
+	}).WithTimeout(30 * time.Second).Should(Succeed())
+
+	for file, content := range seeded {
+		g.Expect(gitserver.Git(t, repo.Dir, "show", "main:"+file)+"\n").To(Equal(content), file)
+	}
+	g.Expect(gitserver.Git(t, repo.Dir, "show", "main:apps/"+ns+"/configmaps/live-in-cluster.yaml")).To(ContainSubstring("key: git"))
+	g.Expect(gitserver.Git(t, repo.Dir, "log", "--format=%s", "main")).NotTo(ContainSubstring("removed"))
+	g.Expect(logOf(t, repo)).To(Equal([]string{
+		"a person's manifests by gitserver", "another by gitserver",
+		"[CREATE] configmaps " + ns + "/captured by unattributed",
+		"[CREATE] configmaps " + ns + "/marker by unattributed", "[CREATE] configmaps " + ns + "/marker-2 by unattributed",
+	}))
+}

@@ -118,15 +118,21 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 	if ns := c.obj.GetNamespace(); ns != "" {
 		nsLabels = t.p.ns.of(ns)
 	}
-	selected, allowed := false, false
+	sel := selection{}
+	if !excluded {
+		sel = selectFor(src.Rules, gr.Resource, c.obj, nsLabels)
+	}
+	if sel.claimed {
+		return time.Time{}, nil // another direction's object: its file is never written or removed here
+	}
 	deletable := false
 	for _, r := range src.Rules {
-		if !excluded && r.Selects(gr.Resource, c.obj, nsLabels) {
-			selected = true
-			allowed = allowed || r.Allows(c.op)
-		}
-		deletable = deletable || r.Allows(configv1alpha1.OperationDelete)
+		deletable = deletable || (r.Captures() && r.Allows(configv1alpha1.OperationDelete))
 	}
+	selected := sel.captured
+	allowed := map[configv1alpha1.OperationType]bool{
+		configv1alpha1.OperationCreate: sel.create, configv1alpha1.OperationUpdate: sel.update, configv1alpha1.OperationDelete: sel.delete,
+	}[c.op]
 	info := commitInfo{
 		Operation: string(c.op), Resource: src.Resource, Namespace: c.obj.GetNamespace(), Name: c.obj.GetName(),
 		ResourceVersion: c.obj.GetResourceVersion(), Cluster: t.p.opts.Cluster,
@@ -143,6 +149,11 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 		if !allowed {
 			return time.Time{}, nil
 		}
+		// The cluster's state says capture, but Git may hold the object as another direction's
+		// (a label changed in the cluster, which that direction puts back): Git decides.
+		if scope, _, ok := layoutPath(folder, path); ok && inGit && t.claimedInGit(ctx, src, scope, path) {
+			return time.Time{}, nil
+		}
 		data, err := render(c.obj)
 		if err != nil {
 			return time.Time{}, err
@@ -157,8 +168,12 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 		}
 		op.Data = data
 	default:
-		// The object left the selection (a label changed): its file goes, as a delete would.
+		// The object left the selection (a label changed): its file goes, as a delete would,
+		// unless Git holds it as another direction's object.
 		if !inGit || !deletable {
+			return time.Time{}, nil
+		}
+		if scope, _, ok := layoutPath(folder, path); ok && t.claimedInGit(ctx, src, scope, path) {
 			return time.Time{}, nil
 		}
 		op.Delete, info.NoLongerSelected = true, true

@@ -78,7 +78,7 @@ func (t *target) reconcileNow(ctx context.Context, reason string) time.Time {
 		t.setStatus(func(s *Status) { s.Problem = err.Error() })
 		return t.p.opts.Clock.Now().Add(time.Minute)
 	}
-	ops, written, removed := t.diff(files, desired, deletable, plan.Encryption != nil)
+	ops, written, removed := t.diff(ctx, plan, files, desired, deletable)
 	if len(ops) > 0 {
 		committer := operator(plan.Settings, t.p.opts.Clock.Now())
 		res, err := t.writer.Commit(ctx, gitwriter.Change{
@@ -130,7 +130,7 @@ func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, pla
 		dir := manifest.ResourceDir(gr)
 		allowed := deletable[dir]
 		for _, r := range src.Rules {
-			allowed = allowed || r.Allows(configv1alpha1.OperationDelete)
+			allowed = allowed || (r.Captures() && r.Allows(configv1alpha1.OperationDelete))
 		}
 		deletable[dir] = allowed
 		sensitive := t.p.opts.Sensitive(gr)
@@ -149,18 +149,11 @@ func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, pla
 			if plan.excluded(gr, obj.GetNamespace(), obj.GetName()) {
 				continue
 			}
-			var d desiredFile
-			selected := false
-			for _, r := range src.Rules {
-				if r.Selects(gr.Resource, obj, nsLabels) {
-					selected = true
-					d.create = d.create || r.Allows(configv1alpha1.OperationCreate)
-					d.update = d.update || r.Allows(configv1alpha1.OperationUpdate)
-				}
+			sel := selectFor(src.Rules, gr.Resource, obj, nsLabels)
+			if !sel.captured {
+				continue // unselected, or another direction's (diff leaves its file alone)
 			}
-			if !selected {
-				continue
-			}
+			d := desiredFile{create: sel.create, update: sel.update}
 			p, err := objectPath(folder, src, obj, sensitive)
 			if err != nil {
 				return nil, nil, err
@@ -182,31 +175,56 @@ func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, pla
 
 // diff turns the difference between the folder and the desired files into file operations,
 // leaving alone paths with queued changes (their own commits follow), files of sensitive
-// resources, and what the rules' operations do not allow.
-func (t *target) diff(files map[string]plumbing.Hash, desired map[string]desiredFile, deletable map[string]bool, encrypting bool) ([]gitwriter.FileOp, int, int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// resources, what the rules' operations do not allow, files outside the layout this direction
+// writes, and files that hold another direction's objects.
+func (t *target) diff(ctx context.Context, plan Plan, files map[string]plumbing.Hash, desired map[string]desiredFile, deletable map[string]bool) ([]gitwriter.FileOp, int, int) {
+	encrypting := plan.Encryption != nil
 	var ops []gitwriter.FileOp
-	written, removed := 0, 0
+	var candidates []string
+	var overwrites []gitwriter.FileOp
+	t.mu.Lock()
 	for p, d := range desired {
 		if t.queue.has(p) || d.keep {
 			continue
 		}
 		cur, exists := files[p]
-		if (!exists && d.create) || (exists && d.update && cur != gitwriter.BlobHash(d.data)) {
+		switch {
+		case !exists && d.create:
 			ops = append(ops, gitwriter.FileOp{Path: p, Data: d.data})
-			written++
+		case exists && d.update && cur != gitwriter.BlobHash(d.data):
+			overwrites = append(overwrites, gitwriter.FileOp{Path: p, Data: d.data})
 		}
 	}
 	for p := range files {
-		if _, ok := desired[p]; ok || t.queue.has(p) || !manifestFile(p) {
+		if _, ok := desired[p]; ok || t.queue.has(p) {
 			continue
 		}
-		dir := path.Base(path.Dir(p))
+		_, dir, ok := layoutPath(plan.Folder, p)
+		if !ok {
+			continue // not a file of this direction's layout: a person's, or another direction's
+		}
 		if t.held[p] != nil || (!encrypting && strings.HasSuffix(p, ".sops.yaml")) {
 			continue // sensitive and held: nothing about it is decided until it can be encrypted
 		}
 		if allowed, owned := deletable[dir]; owned && !allowed {
+			continue
+		}
+		candidates = append(candidates, p)
+	}
+	t.mu.Unlock()
+	// Git decides for a file that holds another direction's object, whatever the cluster says.
+	for _, op := range overwrites {
+		scope, dir, ok := layoutPath(plan.Folder, op.Path)
+		if src := sourceOfDir(plan, dir); ok && src != nil && t.claimedInGit(ctx, src, scope, op.Path) {
+			continue
+		}
+		ops = append(ops, op)
+	}
+	written := len(ops)
+	removed := 0
+	for _, p := range candidates {
+		scope, dir, _ := layoutPath(plan.Folder, p)
+		if src := sourceOfDir(plan, dir); src != nil && t.claimedInGit(ctx, src, scope, p) {
 			continue
 		}
 		ops = append(ops, gitwriter.FileOp{Path: p, Delete: true})

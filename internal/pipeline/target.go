@@ -98,7 +98,9 @@ func (t *target) update(plan Plan) error {
 	wanted := map[watch.Key]*Source{}
 	for i := range plan.Sources {
 		src := plan.Sources[i]
-		wanted[watch.Key{Resource: src.Resource, Namespace: src.Namespace}] = &src
+		if src.captures() {
+			wanted[watch.Key{Resource: src.Resource, Namespace: src.Namespace}] = &src
+		}
 	}
 	needLabels := false
 	for _, src := range wanted {

@@ -29,11 +29,22 @@ type Matcher struct {
 	// named are the resources the rule names explicitly: their controlled objects are kept,
 	// since naming ReplicaSets is asking for them.
 	named map[string]bool
+
+	// SyncTo is the rule's direction: git (captured) or kubernetes (applied).
+	SyncTo configv1alpha1.SyncDirection
+	// Filters are the fields the rule claims; empty claims the whole object.
+	Filters []string
+	// Origin names the rule for people: `WatchRule default/apps rules[1]`.
+	Origin string
 }
 
 // Compile turns a rule and its scope into a Matcher.
 func Compile(rule configv1alpha1.ResourceRule, scope Scope) (*Matcher, error) {
-	m := &Matcher{operations: map[configv1alpha1.OperationType]bool{}, namespace: scope.Namespace, named: map[string]bool{}}
+	m := &Matcher{operations: map[configv1alpha1.OperationType]bool{}, namespace: scope.Namespace, named: map[string]bool{},
+		SyncTo: rule.SyncTo, Filters: slices.Clone(rule.Filters)}
+	if m.SyncTo == "" {
+		m.SyncTo = configv1alpha1.SyncToGit
+	}
 	for _, op := range rule.Operations {
 		if op == configv1alpha1.OperationAll {
 			m.operations = map[configv1alpha1.OperationType]bool{}
@@ -104,6 +115,39 @@ func (m *Matcher) Selects(resource string, obj *unstructured.Unstructured, nsLab
 		return false
 	}
 	return !controlled(obj) || m.named[resource]
+}
+
+// MaySelectIn reports whether the rule can select objects of namespace ns (whose labels are
+// nsLabels), whatever their own labels; "" is the scope of cluster-scoped objects.
+func (m *Matcher) MaySelectIn(ns string, nsLabels map[string]string) bool {
+	if m.namespace != "" && ns != m.namespace {
+		return false
+	}
+	return m.namespaces == nil || ns == "" || m.namespaces.Matches(labels.Set(nsLabels))
+}
+
+// Captures reports whether the rule writes whole objects to Git: syncTo git without filters.
+// Rules with filters claim single fields, which the field-level direction handles.
+func (m *Matcher) Captures() bool {
+	return m.SyncTo == configv1alpha1.SyncToGit && len(m.Filters) == 0
+}
+
+// Applies reports whether the rule applies whole objects from Git: syncTo kubernetes without
+// filters.
+func (m *Matcher) Applies() bool {
+	return m.SyncTo == configv1alpha1.SyncToKubernetes && len(m.Filters) == 0
+}
+
+// First returns the first of the ordered rules that selects obj, or nil: git-controller's rule,
+// that the first match decides an object's direction. Rules come in the order docs/configuration.md
+// gives (a WatchRule's rules as listed, WatchRules by name, then ClusterWatchRules by name).
+func First(rules []*Matcher, resource string, obj *unstructured.Unstructured, nsLabels map[string]string) *Matcher {
+	for _, r := range rules {
+		if r.Selects(resource, obj, nsLabels) {
+			return r
+		}
+	}
+	return nil
 }
 
 // NeedsNamespaceLabels reports whether Selects looks at the labels of namespaces.

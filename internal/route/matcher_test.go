@@ -75,3 +75,33 @@ func TestABadSelectorIsAnError(t *testing.T) {
 		MatchLabels: map[string]string{"bad key!": "v"}}}, Scope{})
 	NewWithT(t).Expect(err).To(MatchError(ContainSubstring("compiling labels")))
 }
+
+// The first rule that selects an object decides its direction, as git-controller's ordered rules
+// do; rules with filters claim fields, not whole objects.
+func TestFirstRuleDecides(t *testing.T) {
+	g := NewWithT(t)
+	compile := func(rule configv1alpha1.ResourceRule) *Matcher {
+		m, err := Compile(rule, Scope{Namespace: "apps"})
+		g.Expect(err).NotTo(HaveOccurred())
+		return m
+	}
+	kube := compile(configv1alpha1.ResourceRule{Resources: []string{"configmaps"}, SyncTo: configv1alpha1.SyncToKubernetes,
+		Labels: &configv1alpha1.LabelSelector{MatchLabels: map[string]string{"sync": "kube"}}})
+	git := compile(configv1alpha1.ResourceRule{Resources: []string{"configmaps"}})
+	fields := compile(configv1alpha1.ResourceRule{Resources: []string{"configmaps"}, Filters: []string{"/metadata/annotations"}})
+	ordered := []*Matcher{kube, git}
+
+	g.Expect(First(ordered, "configmaps", object("apps", "a", map[string]string{"sync": "kube"}, ""), nil)).To(BeIdenticalTo(kube))
+	g.Expect(First(ordered, "configmaps", object("apps", "b", nil, ""), nil)).To(BeIdenticalTo(git))
+	g.Expect(First([]*Matcher{git, kube}, "configmaps", object("apps", "a", map[string]string{"sync": "kube"}, ""), nil)).To(BeIdenticalTo(git))
+	g.Expect(First(ordered, "configmaps", object("other", "a", nil, ""), nil)).To(BeNil())
+
+	g.Expect(kube.Applies()).To(BeTrue())
+	g.Expect(kube.Captures()).To(BeFalse())
+	g.Expect(git.Captures()).To(BeTrue())
+	g.Expect(git.SyncTo).To(Equal(configv1alpha1.SyncToGit))
+	g.Expect(fields.Captures()).To(BeFalse())
+	g.Expect(fields.Applies()).To(BeFalse())
+	g.Expect(kube.MaySelectIn("apps", nil)).To(BeTrue())
+	g.Expect(kube.MaySelectIn("other", nil)).To(BeFalse())
+}

@@ -1,0 +1,124 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
+	"github.com/gitops-reverser/gitops-reverser/internal/manifest"
+	"github.com/gitops-reverser/gitops-reverser/internal/route"
+)
+
+// Several directions share one folder: an object whose first selecting rule is not a whole-object
+// syncTo: git rule belongs to another direction (applied from Git, or split field by field), and
+// this one never writes, moves or removes its file.
+
+// captures reports whether any of the source's rules writes whole objects to Git; only such a
+// source is watched by this direction.
+func (s *Source) captures() bool {
+	for _, r := range s.Rules {
+		if r.Captures() {
+			return true
+		}
+	}
+	return false
+}
+
+// selection is what the ordered rules decide for one object state.
+type selection struct {
+	// captured: the first rule that selects the object writes it to Git.
+	captured bool
+	// claimed: the first rule that selects it is another direction's.
+	claimed bool
+	// allows are the operations the capturing rules that select it count.
+	create, update, delete bool
+}
+
+func selectFor(rules []*route.Matcher, resource string, obj *unstructured.Unstructured, nsLabels map[string]string) selection {
+	first := route.First(rules, resource, obj, nsLabels)
+	if first == nil {
+		return selection{}
+	}
+	if !first.Captures() {
+		return selection{claimed: true}
+	}
+	s := selection{captured: true}
+	for _, r := range rules {
+		if r.Captures() && r.Selects(resource, obj, nsLabels) {
+			s.create = s.create || r.Allows("CREATE")
+			s.update = s.update || r.Allows("UPDATE")
+			s.delete = s.delete || r.Allows("DELETE")
+		}
+	}
+	return s
+}
+
+// layoutPath splits a file below folder into the namespace folder and resource folder of the
+// layout this direction writes (<folder>/<namespace>/<resource>[.<group>]/<name>.yaml); false for
+// any other file, which is never this direction's.
+func layoutPath(folder, p string) (scope, resourceDir string, ok bool) {
+	rest, found := strings.CutPrefix(p, folder+"/")
+	if !found || !manifestFile(p) {
+		return "", "", false
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) != 3 {
+		return "", "", false
+	}
+	return parts[0], parts[1], true
+}
+
+// sourceOfDir returns the plan's source (of any direction) whose objects live in resourceDir.
+func sourceOfDir(plan Plan, resourceDir string) *Source {
+	for i := range plan.Sources {
+		if manifest.ResourceDir(plan.Sources[i].Resource.GroupResource()) == resourceDir {
+			return &plan.Sources[i]
+		}
+	}
+	return nil
+}
+
+// claimedInGit reports whether the file at p holds an object that another direction's rule
+// claims, judged by the object as Git holds it, so that this direction leaves the file alone even
+// when the cluster has no such object. A file that cannot be read or parsed is left alone too,
+// when another direction could claim it: nothing is removed on a guess.
+func (t *target) claimedInGit(ctx context.Context, src *Source, scope, p string) bool {
+	ns := scope
+	if scope == manifest.ClusterDir {
+		ns = ""
+	}
+	var nsLabels map[string]string
+	if ns != "" {
+		nsLabels = t.p.ns.of(ns)
+	}
+	others := false
+	for _, r := range src.Rules {
+		others = others || (!r.Captures() && r.MaySelectIn(ns, nsLabels))
+	}
+	if !others {
+		return false
+	}
+	data, ok, err := t.writer.Read(ctx, p)
+	if errors.Is(err, gitwriter.ErrDropped) {
+		return false // content this direction wrote and pushed: its own file
+	}
+	if err != nil {
+		t.log.V(1).Info("Leaving a file alone that another direction may own and that cannot be read", "path", p, "error", err.Error())
+		return true
+	}
+	if !ok {
+		return false
+	}
+	obj := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(data, &obj.Object); err != nil || obj.Object == nil {
+		return true
+	}
+	if obj.GetNamespace() == "" {
+		obj.SetNamespace(ns)
+	}
+	return selectFor(src.Rules, src.Resource.Resource, obj, nsLabels).claimed
+}
