@@ -216,7 +216,7 @@ func TestAnotherDirectionsFilesAreLeftAlone(t *testing.T) {
 	repo := gitserver.NewSSHRepo(t, "shared")
 	deployment := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web # a comment\n  namespace: " + ns + "\nspec: {}\n"
 	seeded := map[string]string{
-		"apps/" + ns + "/configmaps/from-git.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-git\n  namespace: " + ns + "\n  labels:\n    sync: kube\ndata:\n  key: git\n",
+		"apps/" + ns + "/configmaps/from-git.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-git\n  namespace: " + ns + "\n  labels:\n    sync: kube\ndata:\n  key: git\n",
 		"apps/" + ns + "/deployments.apps/web.yaml": deployment,
 		"apps/kustomization.yaml":                   "resources: []\n",
 		"apps/" + ns + "/by-hand.yaml":              "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: by-hand\n",
