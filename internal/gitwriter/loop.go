@@ -65,6 +65,8 @@ func (w *Writer) Run(ctx context.Context) error {
 			w.handleFiles(req)
 		case req := <-w.readRequests:
 			w.handleRead(req)
+		case req := <-w.refreshes:
+			w.refreshWaiters = append(w.refreshWaiters, req)
 		case res := <-w.network:
 			w.inFlight = false
 			w.handleNetwork(ctx, res)
@@ -73,6 +75,7 @@ func (w *Writer) Run(ctx context.Context) error {
 		if stopTimer != nil {
 			stopTimer()
 		}
+		w.handleRefreshes(ctx)
 		w.maybeSend(ctx)
 	}
 }
@@ -208,8 +211,12 @@ func (w *Writer) sync(ctx context.Context) error {
 	if exists {
 		remoteTip = tip
 	}
-	if err := w.replay(tip); err != nil {
-		return err
+	// A tip we already build on (our own last push, or nothing new) needs no replay, which
+	// would only decode the tree again.
+	if !w.synced || remoteTip != w.remoteTip || remoteTip.IsZero() {
+		if err := w.replay(tip); err != nil {
+			return err
+		}
 	}
 	w.remoteTip, w.synced = remoteTip, true
 	w.log.V(1).Info("Synced with remote", "tip", short(tip), "branchExists", exists, "pending", len(w.pending))
@@ -306,4 +313,7 @@ func (w *Writer) shutdown() {
 		w.log.Info("Stopped with unpushed commits; the next start reconciles them", "pending", len(w.pending))
 	}
 	w.answerFlushes(errors.New("the Git writer stopped"))
+	for _, req := range w.refreshWaiters {
+		req.reply <- refreshReply{err: errors.New("the Git writer stopped")}
+	}
 }

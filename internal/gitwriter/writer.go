@@ -84,6 +84,7 @@ type Writer struct {
 	reconfigures  chan reconfigureRequest
 	filesRequests chan filesRequest
 	readRequests  chan readRequest
+	refreshes     chan refreshRequest
 	network       chan networkResult
 
 	// Owned by Run's goroutine.
@@ -100,6 +101,7 @@ type Writer struct {
 	failures       int
 	retryAt        time.Time
 	flushWaiters   []chan error
+	refreshWaiters []refreshRequest
 
 	mu     sync.Mutex
 	status Status
@@ -148,6 +150,7 @@ func New(cfg Config) (*Writer, error) {
 		reconfigures:  make(chan reconfigureRequest),
 		filesRequests: make(chan filesRequest),
 		readRequests:  make(chan readRequest),
+		refreshes:     make(chan refreshRequest),
 		network:       make(chan networkResult, 1),
 		pendingSet:    map[plumbing.Hash]struct{}{},
 		deltas:        map[plumbing.Hash]treeDelta{},
