@@ -38,7 +38,15 @@ type ClusterWatchRuleSpec struct {
 	// +required
 	TargetRef NamespacedObjectReference `json:"targetRef"`
 
-	// Rules select resources; an object matched by any rule is synced.
+	// ServiceAccountName makes the operator apply this rule's objects (syncTo: kubernetes) as
+	// that ServiceAccount of the GitTarget's namespace, so they get exactly its permissions. Empty applies as
+	// the operator, unless the operator runs with --default-service-account.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+
+	// Rules select resources; for each object the first rule that selects it decides its direction.
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:XValidation:rule="size(self) > 0",message="rules must list at least one rule"
 	// +listType=atomic

@@ -12,6 +12,9 @@ const (
 	// EncryptionKeyBackedUpCondition is False while a generated age key still carries the
 	// backup-warning annotation.
 	EncryptionKeyBackedUpCondition = "EncryptionKeyBackedUp"
+	// AppliedCondition reports the Git → cluster direction of a GitTarget: whether the manifests
+	// its syncTo: kubernetes rules select were applied.
+	AppliedCondition = "Applied"
 )
 
 // Condition reasons. They are CamelCase, stable, and meant to be matched on by automation.
@@ -54,6 +57,19 @@ const (
 	ReasonKeyBackedUp = "KeyBackedUp"
 	// ReasonSynced: the target folder holds the state of the watched resources.
 	ReasonSynced = "Synced"
+	// ReasonApplied: every selected manifest of the revision was applied.
+	ReasonApplied = "Applied"
+	// ReasonApplyFailed: the API server refused some objects; the others were applied.
+	ReasonApplyFailed = "ApplyFailed"
+	// ReasonInvalidManifest: some files are not valid manifests; the others were applied.
+	ReasonInvalidManifest = "InvalidManifest"
+	// ReasonDecryptionFailed: some encrypted files could not be decrypted with the target's keys.
+	ReasonDecryptionFailed = "DecryptionFailed"
+	// ReasonForbidden: the account the rule applies as may not apply some objects.
+	ReasonForbidden = "Forbidden"
+	// ReasonOutsideScope: some files name objects outside what the rule may apply (another
+	// namespace, or a cluster-scoped kind in a WatchRule's folder); they were refused.
+	ReasonOutsideScope = "OutsideScope"
 	// ReasonProgressing: the controller is working; Ready follows when it is done.
 	ReasonProgressing = "Progressing"
 )

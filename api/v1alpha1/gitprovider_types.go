@@ -50,6 +50,12 @@ type GitProviderSpec struct {
 	// Signing signs every commit with the key in the named Secret.
 	// +optional
 	Signing *CommitSigning `json:"signing,omitempty"`
+
+	// Webhook lets the Git server announce pushes, so that the GitTargets of this repository
+	// fetch and apply at once instead of at their next interval. Point the server's push webhook
+	// at https://<operator webhook service>/hooks/git/<namespace>/<name>.
+	// +optional
+	Webhook *PushWebhook `json:"webhook,omitempty"`
 }
 
 // PushPolicy batches commits into pushes: a push happens when MaxCommits commits are pending or
@@ -171,4 +177,12 @@ type GitProviderList struct {
 
 func init() {
 	SchemeBuilder.Register(&GitProvider{}, &GitProviderList{})
+}
+
+// PushWebhook authenticates the Git server's push webhooks with a shared token.
+type PushWebhook struct {
+	// SecretRef names the Secret key holding the token (default key `token`): the secret of a
+	// GitHub or Gitea webhook (checked as an HMAC of the body), or GitLab's secret token.
+	// +required
+	SecretRef SecretKeyReference `json:"secretRef"`
 }

@@ -32,6 +32,15 @@ type GitTargetSpec struct {
 	// +required
 	Path string `json:"path"`
 
+	// Interval is how often the branch is fetched for the rules with syncTo: kubernetes, whose
+	// manifests are then applied. A push webhook or the annotation
+	// configbutler.ai/reconcile-requested-at fetches at once.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$')`,message="interval must be a duration such as 30s, 1m or 1h"
+	// +kubebuilder:default="1m"
+	// +optional
+	Interval *metav1.Duration `json:"interval,omitempty"`
+
 	// Encryption of sensitive resources (Secrets) before they are written. Without it, sensitive
 	// resources are never written: their changes are held and the Ready condition says why.
 	// +optional
@@ -108,7 +117,9 @@ type GitTargetStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// Conditions: Ready (reason Synced, ProviderNotFound, ProviderNotReady, BranchNotAllowed,
-	// PathConflict, EncryptionNotReady), EncryptionKeyBackedUp, Reconciling and Stalled.
+	// PathConflict, EncryptionNotReady), Applied (Git → cluster: Applied, ApplyFailed,
+	// InvalidManifest, DecryptionFailed, Forbidden, OutsideScope), EncryptionKeyBackedUp,
+	// Reconciling and Stalled.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -121,6 +132,39 @@ type GitTargetStatus struct {
 	// LastPushTime is when a commit for this target last reached the remote.
 	// +optional
 	LastPushTime *metav1.Time `json:"lastPushTime,omitempty"`
+
+	// LastAppliedRevision is the commit of the branch whose manifests were last applied to the
+	// cluster by the rules with syncTo: kubernetes.
+	// +optional
+	LastAppliedRevision string `json:"lastAppliedRevision,omitempty"`
+
+	// LastHandledReconcileAt is the value of the configbutler.ai/reconcile-requested-at
+	// annotation that was last acted on.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+
+	// Inventory lists the objects this target applied to the cluster: only these are ever
+	// pruned, and it survives restarts.
+	// +optional
+	Inventory *ResourceInventory `json:"inventory,omitempty"`
+}
+
+// ResourceInventory is the set of objects a GitTarget applied, in Flux's inventory shape.
+type ResourceInventory struct {
+	// Entries of the objects, sorted by ID.
+	// +listType=atomic
+	// +optional
+	Entries []ResourceRef `json:"entries,omitempty"`
+}
+
+// ResourceRef names one applied object.
+type ResourceRef struct {
+	// ID is `<namespace>_<name>_<group>_<kind>`, empty namespace for cluster-scoped objects.
+	// +required
+	ID string `json:"id"`
+	// Version is the API version the object was applied in.
+	// +required
+	Version string `json:"v"`
 }
 
 // GitTarget is a folder on a branch of a GitProvider's repository, where the resources selected by
@@ -134,6 +178,7 @@ type GitTargetStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Last Commit",type=string,priority=1,JSONPath=`.status.lastCommit`
+// +kubebuilder:printcolumn:name="Applied",type=string,priority=1,JSONPath=`.status.lastAppliedRevision`
 // +kubebuilder:printcolumn:name="Last Push",type=date,priority=1,JSONPath=`.status.lastPushTime`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type GitTarget struct {
