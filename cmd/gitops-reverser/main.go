@@ -53,6 +53,9 @@ type options struct {
 	clusterName     string
 	resync          time.Duration
 	sensitive       string
+
+	defaultServiceAccount string
+	applyConcurrency      int
 }
 
 // Attribution sources, as --attribution names them.
@@ -90,6 +93,9 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.clusterName, "cluster-name", "cluster", "Name of the cluster in authors' addresses: <user>@<cluster-name>.kubernetes.invalid.")
 	fs.StringVar(&o.sensitive, "sensitive-resources", "secrets",
 		"Comma-separated resources (plural, with their API group: secrets, sealedsecrets.bitnami.com) whose objects are only ever written encrypted.")
+	fs.StringVar(&o.defaultServiceAccount, "default-service-account", "",
+		"ServiceAccount (in the rule's namespace; the GitTarget's for ClusterWatchRules) that rules without spec.serviceAccountName apply as. Set it on multi-tenant clusters so that nothing is ever applied with the operator's own permissions.")
+	fs.IntVar(&o.applyConcurrency, "apply-concurrency", 8, "How many objects are applied to the cluster at once.")
 	fs.DurationVar(&o.resync, "resync-period", 10*time.Minute, "How often every GitTarget's folder is reconciled with the cluster even when nothing went wrong.")
 	o.zap.Development = false
 	o.zap.BindFlags(fs)
@@ -168,12 +174,18 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 			sensitive[schema.ParseGroupResource(r)] = true
 		}
 	}
-	if _, err := controller.SetupAll(mgr, controller.Options{
+	operator, err := controller.SetupAll(mgr, controller.Options{
 		WorkDir: opts.workDir, Attribution: attributor, AttributionWait: opts.attributionWait,
 		Cluster: opts.clusterName, Resync: opts.resync,
-		Sensitive: func(gr schema.GroupResource) bool { return sensitive[gr] },
-	}); err != nil {
+		Sensitive:             func(gr schema.GroupResource) bool { return sensitive[gr] },
+		DefaultServiceAccount: opts.defaultServiceAccount, ApplyConcurrency: opts.applyConcurrency,
+	})
+	if err != nil {
 		return err
+	}
+	if opts.attribution != attributionNone {
+		// The webhook server runs (with its certificate) only where attribution uses it.
+		setupPushReceiver(mgr, operator.Applier)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding the health check: %w", err)

@@ -12,7 +12,8 @@
 // +kubebuilder:rbac:groups=configbutler.ai,resources=gitproviders;gittargets;watchrules;clusterwatchrules,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=configbutler.ai,resources=gitproviders/status;gittargets/status;watchrules/status;clusterwatchrules/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=configbutler.ai,resources=gitproviders/finalizers;gittargets/finalizers;watchrules/finalizers;clusterwatchrules/finalizers,verbs=update
-// +kubebuilder:rbac:groups=*,resources=*,verbs=get;list;watch
+// +kubebuilder:rbac:groups=*,resources=*,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=impersonate
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=create;update;patch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

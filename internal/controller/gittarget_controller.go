@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/apply"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 	"github.com/gitops-reverser/gitops-reverser/internal/pipeline"
 	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
@@ -41,8 +42,13 @@ type GitTargetReconciler struct {
 	Catalogs *CatalogSource
 	// Writers reports when the targets' commits were last pushed.
 	Writers *gitwriter.Registry
-	// PipelineEvents carries a GitTarget whose pipeline status changed. Optional.
+	// PipelineEvents carries a GitTarget whose pipeline or applier status changed. Optional.
 	PipelineEvents <-chan event.GenericEvent
+	// Applier runs the Git → cluster direction; nil leaves it off.
+	Applier ApplyRunner
+	// DefaultServiceAccount is what rules without spec.serviceAccountName apply as (in their
+	// namespace); empty applies as the operator.
+	DefaultServiceAccount string
 
 	mu       sync.Mutex
 	reminded map[types.NamespacedName]time.Time // when a missing key backup was last brought up
@@ -54,6 +60,19 @@ type TargetRunner interface {
 	Remove(key types.NamespacedName)
 	Status(key types.NamespacedName) (pipeline.Status, bool)
 }
+
+// ApplyRunner runs GitTargets' Git → cluster direction. *apply.Applier is one.
+type ApplyRunner interface {
+	Apply(ctx context.Context, plan apply.Plan) error
+	Remove(key types.NamespacedName)
+	Status(key types.NamespacedName) (apply.Status, bool)
+	Request(key types.NamespacedName, reason string)
+	TakePruned(key types.NamespacedName) []string
+}
+
+// ReconcileRequestedAnnotation asks for an immediate fetch and apply when its value changes, as
+// Flux's reconcile.fluxcd.io/requestedAt does; status.lastHandledReconcileAt echoes the value.
+const ReconcileRequestedAnnotation = "configbutler.ai/reconcile-requested-at"
 
 var _ reconcile.Reconciler = (*GitTargetReconciler)(nil)
 
@@ -67,6 +86,9 @@ func (r *GitTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		})
 	if !found && err == nil && r.Pipeline != nil {
 		r.Pipeline.Remove(req.NamespacedName) // deleted: stop writing
+	}
+	if !found && err == nil && r.Applier != nil {
+		r.Applier.Remove(req.NamespacedName) // deleted: stop applying; nothing is pruned
 	}
 	return result, err
 }
@@ -87,6 +109,9 @@ func (r *GitTargetReconciler) reconcile(ctx context.Context, target *configv1alp
 	if serr != nil {
 		if r.Pipeline != nil && serr.reason != configv1alpha1.ReasonProgressing {
 			r.Pipeline.Remove(key)
+			if r.Applier != nil {
+				r.Applier.Remove(key)
+			}
 		}
 		stalled := serr.reason == configv1alpha1.ReasonBranchNotAllowed || serr.reason == configv1alpha1.ReasonPathConflict
 		setReady(r.Recorder, target, &target.Status.Conditions, target.Generation, false, serr.reason, serr.Error(), stalled)
@@ -111,6 +136,7 @@ func (r *GitTargetReconciler) reconcile(ctx context.Context, target *configv1alp
 		}
 	}
 	result := r.remindOfBackup(ctx, target, enc)
+	r.reportApplied(ctx, target)
 	if !status.Synced {
 		msg := "taking the first snapshot of " + where
 		if status.Problem != "" {
@@ -179,7 +205,7 @@ func (r *GitTargetReconciler) run(ctx context.Context, target *configv1alpha1.Gi
 	if serr != nil {
 		return failed(configv1alpha1.ReasonProviderNotReady, "GitProvider %s: %w", provider.Name, serr)
 	}
-	inputs, err := rulesOf(ctx, r.Client, target)
+	inputs, err := rulesOf(ctx, r.Client, target, r.DefaultServiceAccount)
 	if err != nil {
 		return failed(configv1alpha1.ReasonProgressing, "%w", err)
 	}
@@ -187,8 +213,9 @@ func (r *GitTargetReconciler) run(ctx context.Context, target *configv1alpha1.Gi
 	if err != nil {
 		return failed(configv1alpha1.ReasonProgressing, "%w", err)
 	}
-	plan := buildPlan(target, provider.Spec.URL, settings, inputs, catalog)
+	plan, applyPlan := buildPlan(target, provider.Spec.URL, settings, inputs, catalog)
 	plan.Encryption = keys
+	applyPlan.Keys = keys
 	if e := target.Spec.Encryption; e != nil && e.SecretRef != nil {
 		plan.KeySecret = &types.NamespacedName{Namespace: target.Namespace, Name: e.SecretRef.Name}
 	}
@@ -197,6 +224,15 @@ func (r *GitTargetReconciler) run(ctx context.Context, target *configv1alpha1.Gi
 			return failed(configv1alpha1.ReasonBranchNotAllowed, "%w", err)
 		}
 		return failed(configv1alpha1.ReasonProgressing, "starting the pipeline: %w", err)
+	}
+	if r.Applier != nil {
+		if err := r.Applier.Apply(ctx, applyPlan); err != nil {
+			return failed(configv1alpha1.ReasonProgressing, "starting the Git → cluster direction: %w", err)
+		}
+		if at := target.Annotations[ReconcileRequestedAnnotation]; at != "" && at != target.Status.LastHandledReconcileAt {
+			r.Applier.Request(applyPlan.Target, "reconcile requested")
+			target.Status.LastHandledReconcileAt = at
+		}
 	}
 	return nil
 }

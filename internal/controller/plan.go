@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/apply"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 	"github.com/gitops-reverser/gitops-reverser/internal/pipeline"
 	"github.com/gitops-reverser/gitops-reverser/internal/route"
@@ -23,12 +25,15 @@ type ruleInput struct {
 	scope     rules.Scope
 	route     route.Scope
 	namespace string // the watch's namespace; empty for all namespaces
+	account   string // the ServiceAccount (namespace/name) its objects are applied as
 }
 
 // rulesOf collects the rules of target in the order that decides an object's direction (the
 // first rule that selects it wins): the WatchRules in its namespace that name it, by name, each
 // with its rules as listed; then the ClusterWatchRules that name it, by name.
-func rulesOf(ctx context.Context, c client.Reader, target *configv1alpha1.GitTarget) ([]ruleInput, error) {
+// A rule without a ServiceAccount applies as defaultAccount (of the same namespace) when set,
+// else as the operator.
+func rulesOf(ctx context.Context, c client.Reader, target *configv1alpha1.GitTarget, defaultAccount string) ([]ruleInput, error) {
 	var out []ruleInput
 	watchRules := &configv1alpha1.WatchRuleList{}
 	if err := c.List(ctx, watchRules, client.InNamespace(target.Namespace)); err != nil {
@@ -41,7 +46,8 @@ func rulesOf(ctx context.Context, c client.Reader, target *configv1alpha1.GitTar
 		}
 		for i, r := range w.Spec.Rules {
 			origin := fmt.Sprintf("WatchRule %s/%s rules[%d]", w.Namespace, w.Name, i)
-			out = append(out, ruleInput{origin: origin, rule: r, scope: rules.NamespacedOnly, route: route.Scope{Namespace: w.Namespace}, namespace: w.Namespace})
+			out = append(out, ruleInput{origin: origin, rule: r, scope: rules.NamespacedOnly, route: route.Scope{Namespace: w.Namespace},
+				namespace: w.Namespace, account: account(w.Namespace, w.Spec.ServiceAccountName, defaultAccount)})
 		}
 	}
 	clusterRules := &configv1alpha1.ClusterWatchRuleList{}
@@ -56,16 +62,28 @@ func rulesOf(ctx context.Context, c client.Reader, target *configv1alpha1.GitTar
 		}
 		for i, r := range w.Spec.Rules {
 			origin := fmt.Sprintf("ClusterWatchRule %s rules[%d]", w.Name, i)
-			out = append(out, ruleInput{origin: origin, rule: r.ResourceRule, scope: rules.ScopeOf(r.Scope), route: route.Scope{NamespaceSelector: r.NamespaceSelector}})
+			out = append(out, ruleInput{origin: origin, rule: r.ResourceRule, scope: rules.ScopeOf(r.Scope), route: route.Scope{NamespaceSelector: r.NamespaceSelector},
+				account: account(target.Namespace, w.Spec.ServiceAccountName, defaultAccount)})
 		}
 	}
 	return out, nil
 }
 
+// account is the `namespace/name` a rule applies as; empty for the operator itself.
+func account(namespace, name, defaultName string) string {
+	if name == "" {
+		name = defaultName
+	}
+	if name == "" {
+		return ""
+	}
+	return namespace + "/" + name
+}
+
 // buildPlan turns a target's rules into the pipeline's plan: one source per resource and
 // namespace scope, holding the compiled rules that select its objects. Rules that do not
 // compile or resolve are left out here; their own controllers report why.
-func buildPlan(target *configv1alpha1.GitTarget, url string, settings gitwriter.Settings, inputs []ruleInput, catalog rules.Catalog) pipeline.Plan {
+func buildPlan(target *configv1alpha1.GitTarget, url string, settings gitwriter.Settings, inputs []ruleInput, catalog rules.Catalog) (pipeline.Plan, apply.Plan) {
 	plan := pipeline.Plan{
 		Target:   types.NamespacedName{Namespace: target.Namespace, Name: target.Name},
 		Writer:   gitwriter.Key{URL: url, Branch: target.Spec.Branch},
@@ -77,6 +95,14 @@ func buildPlan(target *configv1alpha1.GitTarget, url string, settings gitwriter.
 		namespace string
 	}
 	index := map[sourceKey]int{}
+	interval := time.Minute
+	if target.Spec.Interval != nil && target.Spec.Interval.Duration > 0 {
+		interval = target.Spec.Interval.Duration
+	}
+	applied := apply.Plan{Target: plan.Target, Writer: plan.Writer, Settings: settings, Folder: plan.Folder, Interval: interval}
+	if target.Status.Inventory != nil {
+		applied.Inventory = target.Status.Inventory.Entries
+	}
 	// Every source of a resource holds every rule of that resource, in order: whichever watch
 	// delivers an object, the first rule that selects it decides its direction.
 	ordered := map[schema.GroupResource][]*route.Matcher{}
@@ -85,7 +111,7 @@ func buildPlan(target *configv1alpha1.GitTarget, url string, settings gitwriter.
 		if err != nil {
 			continue
 		}
-		matcher.Origin = in.origin
+		matcher.Origin, matcher.Account = in.origin, in.account
 		resolved, _ := rules.Resolve(in.rule, in.scope, catalog)
 		for _, res := range resolved {
 			gvr := schema.GroupVersionResource{Group: res.Group, Version: res.Version, Resource: res.Resource}
@@ -98,6 +124,7 @@ func buildPlan(target *configv1alpha1.GitTarget, url string, settings gitwriter.
 			if _, ok := index[key]; !ok {
 				index[key] = len(plan.Sources)
 				plan.Sources = append(plan.Sources, pipeline.Source{Resource: gvr, Namespace: ns})
+				applied.Sources = append(applied.Sources, apply.Source{Resource: gvr, Kind: res.Kind, Namespaced: res.Namespaced, Namespace: ns})
 			}
 			if rs := ordered[key.gr]; len(rs) == 0 || rs[len(rs)-1] != matcher {
 				ordered[key.gr] = append(rs, matcher)
@@ -106,6 +133,7 @@ func buildPlan(target *configv1alpha1.GitTarget, url string, settings gitwriter.
 	}
 	for i := range plan.Sources {
 		plan.Sources[i].Rules = ordered[plan.Sources[i].Resource.GroupResource()]
+		applied.Sources[i].Rules = plan.Sources[i].Rules
 	}
-	return plan
+	return plan, applied
 }

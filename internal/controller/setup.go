@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
@@ -13,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/apply"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 	"github.com/gitops-reverser/gitops-reverser/internal/manifest"
 	"github.com/gitops-reverser/gitops-reverser/internal/pipeline"
@@ -33,12 +36,17 @@ type Options struct {
 	Sensitive func(schema.GroupResource) bool
 	// ProviderRetryInterval and ProviderCheckTimeout: see GitProviderReconciler.
 	ProviderRetryInterval, ProviderCheckTimeout time.Duration
+	// DefaultServiceAccount: see GitTargetReconciler.
+	DefaultServiceAccount string
+	// ApplyConcurrency is how many objects are applied at once (default 8).
+	ApplyConcurrency int
 }
 
 // Operator is what SetupAll built.
 type Operator struct {
 	Writers  *gitwriter.Registry
 	Pipeline *pipeline.Pipeline
+	Applier  *apply.Applier
 }
 
 // SetupAll registers every reconciler of the operator, the registry of Git writers and the
@@ -70,10 +78,16 @@ func SetupAll(mgr ctrl.Manager, opts Options) (*Operator, error) {
 		return nil, fmt.Errorf("creating a dynamic client: %w", err)
 	}
 	targetEvents := make(chan event.GenericEvent, 256)
+	notifyTarget := func(key types.NamespacedName) {
+		target := &configv1alpha1.GitTarget{}
+		target.Namespace, target.Name = key.Namespace, key.Name
+		targetEvents <- event.GenericEvent{Object: target}
+	}
+	// Watches keep slim objects: what sanitizing removes anyway, and never reads, is dropped as
+	// objects arrive. Both directions share them.
+	watches := watch.New(dyn, watch.Options{Log: ctrl.Log.WithName("watch"), Transform: manifest.Slim})
 	pipe := pipeline.New(pipeline.Options{
-		// Watches keep slim objects: what sanitizing removes anyway, and never reads, is dropped
-		// as objects arrive.
-		Watches:         watch.New(dyn, watch.Options{Log: ctrl.Log.WithName("watch"), Transform: manifest.Slim}),
+		Watches:         watches,
 		Writers:         registry,
 		Attribution:     opts.Attribution,
 		AttributionWait: opts.AttributionWait,
@@ -84,14 +98,14 @@ func SetupAll(mgr ctrl.Manager, opts Options) (*Operator, error) {
 		Metrics:         pipelineMetrics,
 		// Called on a goroutine of its own, so waiting for room in the queue holds nothing up,
 		// and no target's status event is dropped.
-		OnStatus: func(key types.NamespacedName) {
-			target := &configv1alpha1.GitTarget{}
-			target.Namespace, target.Name = key.Namespace, key.Name
-			targetEvents <- event.GenericEvent{Object: target}
-		},
+		OnStatus: notifyTarget,
 	})
 	if err := mgr.Add(pipe); err != nil {
 		return nil, fmt.Errorf("adding the pipeline: %w", err)
+	}
+	applier, err := newApplier(mgr, registry, watches, opts, notifyTarget)
+	if err != nil {
+		return nil, err
 	}
 	provider := &GitProviderReconciler{
 		Client:        mgr.GetClient(),
@@ -112,6 +126,7 @@ func SetupAll(mgr ctrl.Manager, opts Options) (*Operator, error) {
 	target := &GitTargetReconciler{
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("gitops-reverser"),
 		Pipeline: pipe, Catalogs: catalogs, Writers: registry, PipelineEvents: targetEvents,
+		Applier: applier, DefaultServiceAccount: opts.DefaultServiceAccount,
 	}
 	if err := target.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the GitTarget controller: %w", err)
@@ -120,7 +135,44 @@ func SetupAll(mgr ctrl.Manager, opts Options) (*Operator, error) {
 	if err := SetupRuleControllers(mgr, resolver); err != nil {
 		return nil, err
 	}
-	return &Operator{Writers: registry, Pipeline: pipe}, nil
+	return &Operator{Writers: registry, Pipeline: pipe, Applier: applier}, nil
+}
+
+// newApplier creates the Git → cluster direction and adds it to the manager.
+func newApplier(mgr ctrl.Manager, writers *gitwriter.Registry, watches *watch.Watches, opts Options, notify func(types.NamespacedName)) (*apply.Applier, error) {
+	m, err := apply.NewMetrics(metrics.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("registering apply metrics: %w", err)
+	}
+	var attributor apply.Attributor
+	if opts.Attribution != nil {
+		attributor = opts.Attribution
+	}
+	mapper := mgr.GetRESTMapper()
+	applier := apply.New(apply.Options{
+		Writers: writers, Watches: watches,
+		Managers: apply.NewManagers(mgr.GetConfig(), mgr.GetScheme(), mapper),
+		NamespaceLabels: func(ctx context.Context, name string) map[string]string {
+			ns := &corev1.Namespace{}
+			if err := mgr.GetClient().Get(ctx, types.NamespacedName{Name: name}, ns); err != nil {
+				return nil
+			}
+			return ns.Labels
+		},
+		Resource: func(gk schema.GroupKind) (string, bool, error) {
+			m, err := mapper.RESTMapping(gk)
+			if err != nil {
+				return "", false, err
+			}
+			return m.Resource.Resource, m.Scope.Name() == meta.RESTScopeNameNamespace, nil
+		},
+		Attribution: attributor, Concurrency: opts.ApplyConcurrency, OnStatus: notify,
+		Log: ctrl.Log.WithName("apply"), Metrics: m,
+	})
+	if err := mgr.Add(applier); err != nil {
+		return nil, fmt.Errorf("adding the applier: %w", err)
+	}
+	return applier, nil
 }
 
 // notifyProviders asks for a reconcile of every GitProvider of url.

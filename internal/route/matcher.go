@@ -36,6 +36,10 @@ type Matcher struct {
 	Filters []string
 	// Origin names the rule for people: `WatchRule default/apps rules[1]`.
 	Origin string
+	// Account is the ServiceAccount (`namespace/name`) the rule's objects are applied as;
+	// empty applies as the operator.
+	Account  string
+	wildcard bool
 }
 
 // Compile turns a rule and its scope into a Matcher.
@@ -64,6 +68,8 @@ func Compile(rule configv1alpha1.ResourceRule, scope Scope) (*Matcher, error) {
 	for _, r := range rule.Resources {
 		if r != "*" {
 			m.named[r] = true
+		} else {
+			m.wildcard = true
 		}
 	}
 	return m, nil
@@ -116,6 +122,12 @@ func (m *Matcher) Selects(resource string, obj *unstructured.Unstructured, nsLab
 	}
 	return !controlled(obj) || m.named[resource]
 }
+
+// Namespace is the one namespace the rule is confined to (a WatchRule's), or "".
+func (m *Matcher) Namespace() string { return m.namespace }
+
+// Names reports whether the rule asks for the plural resource, by name or with `*`.
+func (m *Matcher) Names(resource string) bool { return m.wildcard || m.named[resource] }
 
 // MaySelectIn reports whether the rule can select objects of namespace ns (whose labels are
 // nsLabels), whatever their own labels; "" is the scope of cluster-scoped objects.
