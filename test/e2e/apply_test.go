@@ -184,3 +184,46 @@ func TestGitToCluster(t *testing.T) {
 		WithTimeout(3 * time.Second).Should(Equal("configmap/app-settings"))
 	g.Expect(get("deployment", "web", "-o", "name")).To(Equal("deployment.apps/web"))
 }
+
+// A rule with serviceAccountName applies as that ServiceAccount: what it may not apply is
+// reported as Forbidden, naming the object and the account, and what it may is applied.
+func TestApplyAsServiceAccount(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(30 * time.Second)
+	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	ns := "tenant-apply"
+	repo := gitserver.NewSSHRepo(t, "tenant")
+	runOperator(t, "admission", t.TempDir())
+	quickStart(t, ns, repo)
+	kubectl(t, "", "create", "serviceaccount", "deployer", "-n", ns)
+	kubectl(t, "", "create", "role", "deployer", "-n", ns, "--verb=get,list,watch,create,update,patch,delete", "--resource=configmaps")
+	kubectl(t, "", "create", "rolebinding", "deployer", "-n", ns, "--role=deployer", "--serviceaccount="+ns+":deployer")
+	gitserver.PushFiles(t, repo.Dir, branch, "a tenant's app", map[string]string{
+		"live-cluster/app.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata: {name: allowed, labels: {sync: kube}}
+data: {k: v}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: refused}
+spec:
+  selector: {matchLabels: {app: x}}
+  template:
+    metadata: {labels: {app: x}}
+    spec: {containers: [{name: x, image: x}]}
+`,
+	})
+	kubectl(t, strings.Replace(fromGitRule, "spec:\n", "spec:\n  serviceAccountName: deployer\n", 1), "apply", "-n", ns, "-f", "-")
+	g.Eventually(func() string {
+		out, _ := cluster.Kubectl(t.Context(), cluster.Kubeconfig, "", "get", "configmap", "allowed", "-n", ns, "-o", "jsonpath={.data.k}")
+		return out
+	}).Should(Equal("v"))
+	g.Eventually(func() string {
+		out, _ := cluster.Kubectl(t.Context(), cluster.Kubeconfig, "", "get", "gittarget", "to-folder-live-cluster", "-n", ns, "-o",
+			`jsonpath={.status.conditions[?(@.type=="Applied")].reason} {.status.conditions[?(@.type=="Applied")].message}`)
+		return out
+	}).Should(And(HavePrefix("Forbidden"), ContainSubstring("live-cluster/app.yaml (document 2)"),
+		ContainSubstring("applying as ServiceAccount "+ns+"/deployer, for WatchRule "+ns+"/from-git rules[1]")))
+	g.Expect(kubectl(t, "", "get", "deployment", "refused", "-n", ns, "--ignore-not-found")).To(BeEmpty())
+}
