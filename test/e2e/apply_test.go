@@ -227,3 +227,38 @@ spec:
 		ContainSubstring("applying as ServiceAccount "+ns+"/deployer, for WatchRule "+ns+"/from-git rules[1]")))
 	g.Expect(kubectl(t, "", "get", "deployment", "refused", "-n", ns, "--ignore-not-found")).To(BeEmpty())
 }
+
+// kill -9 after an apply: the inventory is in the GitTarget's status, so the next operator prunes
+// what left Git meanwhile, and nothing else.
+func TestApplyInventorySurvivesKill(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(30 * time.Second)
+	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	ns := "apply-restart"
+	repo := gitserver.NewSSHRepo(t, "restart")
+	workDir := t.TempDir()
+	first := runOperator(t, "admission", workDir)
+	quickStart(t, ns, repo)
+	cm := func(name string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + ", labels: {sync: kube}}\ndata: {k: v}\n"
+	}
+	gitserver.PushFiles(t, repo.Dir, branch, "two", map[string]string{"live-cluster/a.yaml": cm("a"), "live-cluster/b.yaml": cm("b")})
+	kubectl(t, fromGitRule, "apply", "-n", ns, "-f", "-")
+	inventory := func() string {
+		out, _ := cluster.Kubectl(t.Context(), cluster.Kubeconfig, "", "get", "gittarget", "to-folder-live-cluster", "-n", ns,
+			"-o", "jsonpath={.status.inventory.entries[*].id}")
+		return out
+	}
+	g.Eventually(inventory).Should(Equal(ns + "_a__ConfigMap " + ns + "_b__ConfigMap"))
+	first.Kill()
+
+	gitserver.PushFiles(t, repo.Dir, branch, "b goes", map[string]string{"live-cluster/b.yaml": ""})
+	runOperator(t, "admission", workDir)
+	g.Eventually(func() string {
+		out, _ := cluster.Kubectl(t.Context(), cluster.Kubeconfig, "", "get", "configmap", "b", "-n", ns, "--ignore-not-found", "-o", "name")
+		return out
+	}).Should(BeEmpty())
+	g.Eventually(inventory).Should(Equal(ns + "_a__ConfigMap"))
+	g.Expect(kubectl(t, "", "get", "configmap", "a", "-n", ns, "-o", "jsonpath={.data.k}")).To(Equal("v"))
+	g.Expect(kubectl(t, "", "get", "secret", "git-creds", "-n", ns, "-o", "name")).To(ContainSubstring("git-creds"))
+}
