@@ -2,9 +2,7 @@ package apply
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 )
 
 // FieldManager is the server-side apply field manager of everything this direction applies.
@@ -163,14 +163,13 @@ func explain(err error, s Selected) error {
 
 // reasonOf is the Applied condition's reason for a refused object.
 func reasonOf(err error) string {
-	var status apierrors.APIStatus
 	switch {
 	case apierrors.IsForbidden(err):
-		return "Forbidden"
-	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || errors.As(err, &status) && status.Status().Code == 422:
-		return "InvalidManifest"
+		return configv1alpha1.ReasonForbidden
+	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
+		return configv1alpha1.ReasonInvalidManifest
 	}
-	return "ApplyFailed"
+	return configv1alpha1.ReasonApplyFailed
 }
 
 // waitForDefinitions waits briefly for the CRDs just applied to be served, so the objects of
@@ -193,9 +192,4 @@ func waitForDefinitions(ctx context.Context, managers *Managers, applied []outco
 	if r, ok := managers.mapper.(interface{ Reset() }); ok {
 		r.Reset()
 	}
-}
-
-// sortOutcomes orders outcomes by the file they came from, for stable messages.
-func sortOutcomes(out []outcome) {
-	sort.Slice(out, func(i, j int) bool { return out[i].sel.Where() < out[j].sel.Where() })
 }

@@ -14,6 +14,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
+
+	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 )
 
 // maxManifestBytes bounds one file: a larger one is reported, not parsed.
@@ -68,16 +70,16 @@ func isEncrypted(p string) bool {
 // files; nil refuses them.
 func parseFile(file string, data []byte, keys *secrets.Keys) ([]Manifest, []Problem) {
 	if len(data) > maxManifestBytes {
-		return nil, []Problem{{Where: file, Reason: "InvalidManifest", Err: fmt.Errorf("the file is %d bytes, more than the %d read", len(data), maxManifestBytes)}}
+		return nil, []Problem{{Where: file, Reason: configv1alpha1.ReasonInvalidManifest, Err: fmt.Errorf("the file is %d bytes, more than the %d read", len(data), maxManifestBytes)}}
 	}
 	encrypted := isEncrypted(file)
 	if encrypted {
 		if keys == nil || len(keys.Identities) == 0 {
-			return nil, []Problem{{Where: file, Reason: "DecryptionFailed", Err: fmt.Errorf("%w: the GitTarget has no age identity (spec.encryption.secretRef with a *.agekey entry)", ErrDecryption)}}
+			return nil, []Problem{{Where: file, Reason: configv1alpha1.ReasonDecryptionFailed, Err: fmt.Errorf("%w: the GitTarget has no age identity (spec.encryption.secretRef with a *.agekey entry)", ErrDecryption)}}
 		}
 		plain, err := secrets.Decrypt(data, *keys)
 		if err != nil {
-			return nil, []Problem{{Where: file, Reason: "DecryptionFailed", Err: fmt.Errorf("%w: %v", ErrDecryption, err)}}
+			return nil, []Problem{{Where: file, Reason: configv1alpha1.ReasonDecryptionFailed, Err: fmt.Errorf("%w: %v", ErrDecryption, err)}}
 		}
 		data = plain
 	}
@@ -91,12 +93,12 @@ func parseFile(file string, data []byte, keys *secrets.Keys) ([]Manifest, []Prob
 		}
 		m := Manifest{File: file, Document: doc, Encrypted: encrypted}
 		if err != nil {
-			problems = append(problems, Problem{Where: m.Where(), Reason: "InvalidManifest", Err: fmt.Errorf("not valid YAML: %w", err)})
+			problems = append(problems, Problem{Where: m.Where(), Reason: configv1alpha1.ReasonInvalidManifest, Err: fmt.Errorf("not valid YAML: %w", err)})
 			break
 		}
 		objs, err := decodeDocument(raw)
 		if err != nil {
-			problems = append(problems, Problem{Where: m.Where(), Reason: "InvalidManifest", Err: err})
+			problems = append(problems, Problem{Where: m.Where(), Reason: configv1alpha1.ReasonInvalidManifest, Err: err})
 			continue
 		}
 		for _, obj := range objs {

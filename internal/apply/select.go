@@ -6,6 +6,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/route"
+
+	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 )
 
 // Source is one resource the target's rules resolved to, in one namespace scope, with every rule
@@ -93,7 +95,7 @@ func selectManifests(manifests []Manifest, sources []Source, scope Scope) ([]Sel
 		}
 		id := IDOf(obj)
 		if where, dup := seen[id]; dup {
-			problems = append(problems, Problem{Where: m.Where(), Reason: "InvalidManifest",
+			problems = append(problems, Problem{Where: m.Where(), Reason: configv1alpha1.ReasonInvalidManifest,
 				Err: fmt.Errorf("%s is already defined in %s; this one is ignored", id.Describe(), where)})
 			continue
 		}
@@ -114,7 +116,7 @@ func namespaceRefusal(m Manifest, src *Source, confined []*route.Matcher) (Probl
 		moved := obj.DeepCopy()
 		moved.SetNamespace(r.Namespace())
 		if r.Selects(src.Resource.Resource, moved, nil) {
-			return Problem{Where: m.Where(), Reason: "OutsideScope", Err: fmt.Errorf(
+			return Problem{Where: m.Where(), Reason: configv1alpha1.ReasonOutsideScope, Err: fmt.Errorf(
 				"%s is in namespace %s, but %s applies only in namespace %s: refused",
 				IDOf(obj).Describe(), obj.GetNamespace(), r.Origin, r.Namespace())}, true
 		}
@@ -133,7 +135,7 @@ func clusterScopedRefusal(m Manifest, gk schema.GroupKind, confined []*route.Mat
 	}
 	for _, r := range confined {
 		if r.Names(resource) {
-			return Problem{Where: m.Where(), Reason: "OutsideScope", Err: fmt.Errorf(
+			return Problem{Where: m.Where(), Reason: configv1alpha1.ReasonOutsideScope, Err: fmt.Errorf(
 				"%s is cluster-scoped, and %s applies only namespaced objects of namespace %s (a ClusterWatchRule can apply it): refused",
 				IDOf(m.Object).Describe(), r.Origin, r.Namespace())}, true
 		}

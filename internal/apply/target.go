@@ -70,6 +70,7 @@ type target struct {
 	inventory Inventory
 	loaded    bool // inventory read from the plan
 	started   bool // a first pass was asked for
+	replanned bool // the plan changed since the last pass: what was clean may not be (another account, other keys)
 }
 
 func newTarget(a *Applier, plan Plan) *target {
@@ -128,7 +129,9 @@ func (t *target) update(plan Plan) error {
 	// changed asks for a pass. The inventory is read once, at start.
 	before.Inventory, plan.Inventory = nil, nil
 	if !t.started || !reflect.DeepEqual(before, plan) {
-		t.started = true
+		t.mu.Lock()
+		t.started, t.replanned = true, true
+		t.mu.Unlock()
 		t.request("rules changed")
 	}
 	return nil
@@ -262,6 +265,10 @@ func (t *target) run(ctx context.Context) {
 		t.mu.Lock()
 		reason := t.fetch
 		t.fetch = ""
+		if t.replanned && reason != "" {
+			t.replanned = false
+			t.clean = map[ObjectID][32]byte{}
+		}
 		drifted := t.drifted
 		t.drifted = map[ObjectID]bool{}
 		t.mu.Unlock()
