@@ -24,6 +24,9 @@ type Credentials struct {
 	Password      string
 	BearerToken   string
 	CABundle      []byte
+	// SSHAgent signs with the keys of the SSH agent at $SSH_AUTH_SOCK when no private key is
+	// given: the file-config mode, run by a person as git would be.
+	SSHAgent bool
 }
 
 // secretKeys lists, per credential, the Secret keys that may hold it, in order of preference.
@@ -103,7 +106,7 @@ func newRemoteEndpoint(url string, creds Credentials, knownHostsFile string) (*r
 }
 
 func sshAuth(ep *transport.Endpoint, creds Credentials, knownHostsFile string) (transport.AuthMethod, error) {
-	if len(creds.SSHPrivateKey) == 0 {
+	if len(creds.SSHPrivateKey) == 0 && !creds.SSHAgent {
 		return nil, fmt.Errorf("%w: an SSH URL needs a private key under ssh-privatekey, identity or sshPrivateKey", ErrInvalidCredentials)
 	}
 	if len(strings.TrimSpace(string(creds.KnownHosts))) == 0 {
@@ -117,9 +120,9 @@ func sshAuth(ep *transport.Endpoint, creds Credentials, knownHostsFile string) (
 	if user == "" {
 		user = "git"
 	}
-	keys, err := gitssh.NewPublicKeys(user, creds.SSHPrivateKey, string(creds.Passphrase))
+	helper, auth, err := sshClientAuth(user, creds)
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading the SSH private key: %v", ErrInvalidCredentials, err)
+		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(knownHostsFile), 0o700); err != nil {
 		return nil, fmt.Errorf("writing known_hosts: %w", err)
@@ -136,11 +139,27 @@ func sshAuth(ep *transport.Endpoint, creds Credentials, knownHostsFile string) (
 		port = 22
 	}
 	hostPort := net.JoinHostPort(ep.Host, fmt.Sprint(port))
-	keys.HostKeyCallback = db.HostKeyCallback()
+	helper.HostKeyCallback = db.HostKeyCallback()
 	// Offer only the key types known_hosts has for this host, so the server does not pick a type
 	// we cannot verify.
-	keys.HostKeyAlgorithms = db.HostKeyAlgorithms(hostPort)
-	return keys, nil
+	helper.HostKeyAlgorithms = db.HostKeyAlgorithms(hostPort)
+	return auth, nil
+}
+
+// sshClientAuth is the private key, or the SSH agent, with the helper that verifies the host.
+func sshClientAuth(user string, creds Credentials) (*gitssh.HostKeyCallbackHelper, transport.AuthMethod, error) {
+	if len(creds.SSHPrivateKey) == 0 {
+		agent, err := gitssh.NewSSHAgentAuth(user)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: no SSH private key given and no SSH agent: %v", ErrInvalidCredentials, err)
+		}
+		return &agent.HostKeyCallbackHelper, agent, nil
+	}
+	keys, err := gitssh.NewPublicKeys(user, creds.SSHPrivateKey, string(creds.Passphrase))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: reading the SSH private key: %v", ErrInvalidCredentials, err)
+	}
+	return &keys.HostKeyCallbackHelper, keys, nil
 }
 
 func httpAuth(creds Credentials) (transport.AuthMethod, error) {

@@ -32,12 +32,14 @@ func BlobHash(data []byte) plumbing.Hash {
 	return plumbing.ComputeHash(plumbing.BlobObject, data)
 }
 
-// Files returns every file below folder on the Writer's head, the remote's tip with the pending
+// Files returns every file below folder ("" for the repository root) on the Writer's head, the remote's tip with the pending
 // commits on top, with the object id of its content. It fails with ErrNotSynced until the
 // Writer has read the remote branch once.
 func (w *Writer) Files(ctx context.Context, folder string) (map[string]plumbing.Hash, error) {
-	if err := validatePath(folder); err != nil {
-		return nil, err
+	if folder != "" { // "": the whole repository
+		if err := validatePath(folder); err != nil {
+			return nil, err
+		}
 	}
 	req := filesRequest{folder: folder, reply: make(chan filesReply, 1)}
 	select {
