@@ -56,6 +56,9 @@ type options struct {
 
 	defaultServiceAccount string
 	applyConcurrency      int
+
+	// The file-config mode: a repository URL as the only argument.
+	file fileModeFlags
 }
 
 // Attribution sources, as --attribution names them.
@@ -97,13 +100,25 @@ func parseFlags(args []string) (options, error) {
 		"ServiceAccount (in the rule's namespace; the GitTarget's for ClusterWatchRules) that rules without spec.serviceAccountName apply as. Set it on multi-tenant clusters so that nothing is ever applied with the operator's own permissions.")
 	fs.IntVar(&o.applyConcurrency, "apply-concurrency", 8, "How many objects are applied to the cluster at once.")
 	fs.DurationVar(&o.resync, "resync-period", 10*time.Minute, "How often every GitTarget's folder is reconciled with the cluster even when nothing went wrong.")
+	o.file.bind(fs)
 	o.zap.Development = false
 	o.zap.BindFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: gitops-reverser [flags]                   the operator, configured by our custom resources")
+		fmt.Fprintln(fs.Output(), "       gitops-reverser [flags] <repository-url>  the rules of --config for one repository, without custom resources")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	switch fs.NArg() {
+	case 0:
+	case 1:
+		if err := o.file.take(fs, fs.Arg(0), &o); err != nil {
+			return o, err
+		}
+	default:
+		return o, fmt.Errorf("unexpected arguments: %v (only one repository URL may be given)", fs.Args()[1:])
 	}
 	switch o.attribution {
 	case attributionAdmission, attributionAudit, attributionBoth, attributionNone:
@@ -174,16 +189,19 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 			sensitive[schema.ParseGroupResource(r)] = true
 		}
 	}
-	operator, err := controller.SetupAll(mgr, controller.Options{
+	controllerOpts := controller.Options{
 		WorkDir: opts.workDir, Attribution: attributor, AttributionWait: opts.attributionWait,
 		Cluster: opts.clusterName, Resync: opts.resync,
 		Sensitive:             func(gr schema.GroupResource) bool { return sensitive[gr] },
 		DefaultServiceAccount: opts.defaultServiceAccount, ApplyConcurrency: opts.applyConcurrency,
-	})
-	if err != nil {
-		return err
 	}
-	if opts.attribution != attributionNone {
+	if opts.file.url != "" {
+		if err := controller.SetupFileMode(mgr, controllerOpts, opts.file.mode); err != nil {
+			return err
+		}
+	} else if operator, err := controller.SetupAll(mgr, controllerOpts); err != nil {
+		return err
+	} else if opts.attribution != attributionNone {
 		// The webhook server runs (with its certificate) only where attribution uses it.
 		setupPushReceiver(mgr, operator.Applier)
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -82,7 +83,10 @@ func TestBadFlagsAreReported(t *testing.T) {
 	g.Expect(err).To(MatchError(ContainSubstring("no-such-flag")))
 	err = run(t.Context(), []string{"--attribution", "guess"}, func() (*rest.Config, error) { return env.Config, nil })
 	g.Expect(err).To(MatchError(ContainSubstring("--attribution must be admission, audit, both or none")))
-	err = run(t.Context(), []string{"stray"}, func() (*rest.Config, error) { return env.Config, nil })
+	// One argument is the file-config mode's repository URL; it needs its config.yaml.
+	err = run(t.Context(), []string{"--config", filepath.Join(t.TempDir(), "config.yaml"), "stray"}, func() (*rest.Config, error) { return env.Config, nil })
+	g.Expect(err).To(MatchError(ContainSubstring("config.yaml: no such file or directory")))
+	err = run(t.Context(), []string{"one", "stray"}, func() (*rest.Config, error) { return env.Config, nil })
 	g.Expect(err).To(MatchError(ContainSubstring("unexpected arguments")))
 	g.Expect(strings.Contains(err.Error(), "stray")).To(BeTrue())
 }

@@ -52,61 +52,22 @@ type Operator struct {
 // SetupAll registers every reconciler of the operator, the registry of Git writers and the
 // pipeline with the manager.
 func SetupAll(mgr ctrl.Manager, opts Options) (*Operator, error) {
-	gitMetrics, err := gitwriter.NewMetrics(metrics.Registry)
-	if err != nil {
-		return nil, fmt.Errorf("registering Git metrics: %w", err)
-	}
-	pipelineMetrics, err := pipeline.NewMetrics(metrics.Registry)
-	if err != nil {
-		return nil, fmt.Errorf("registering pipeline metrics: %w", err)
-	}
 	writerEvents := make(chan event.GenericEvent, 64)
-	registry := &gitwriter.Registry{
-		BaseDir: opts.WorkDir,
-		Metrics: gitMetrics,
-		Log:     ctrl.Log.WithName("gitwriter"),
-		OnStatus: func(key gitwriter.Key, _ gitwriter.Status) {
+	targetEvents := make(chan event.GenericEvent, 256)
+	op, err := newDirections(mgr, opts,
+		func(key gitwriter.Key) {
 			// Never block a Writer: find the providers of this repository elsewhere.
 			go notifyProviders(mgr, key.URL, writerEvents)
 		},
-	}
-	if err := mgr.Add(registry); err != nil {
-		return nil, fmt.Errorf("adding the Git writer registry: %w", err)
-	}
-	dyn, err := dynamic.NewForConfig(mgr.GetConfig())
-	if err != nil {
-		return nil, fmt.Errorf("creating a dynamic client: %w", err)
-	}
-	targetEvents := make(chan event.GenericEvent, 256)
-	notifyTarget := func(key types.NamespacedName) {
-		target := &configv1alpha1.GitTarget{}
-		target.Namespace, target.Name = key.Namespace, key.Name
-		targetEvents <- event.GenericEvent{Object: target}
-	}
-	// Watches keep slim objects: what sanitizing removes anyway, and never reads, is dropped as
-	// objects arrive. Both directions share them.
-	watches := watch.New(dyn, watch.Options{Log: ctrl.Log.WithName("watch"), Transform: manifest.Slim})
-	pipe := pipeline.New(pipeline.Options{
-		Watches:         watches,
-		Writers:         registry,
-		Attribution:     opts.Attribution,
-		AttributionWait: opts.AttributionWait,
-		Cluster:         opts.Cluster,
-		Resync:          opts.Resync,
-		Sensitive:       opts.Sensitive,
-		Log:             ctrl.Log.WithName("pipeline"),
-		Metrics:         pipelineMetrics,
-		// Called on a goroutine of its own, so waiting for room in the queue holds nothing up,
-		// and no target's status event is dropped.
-		OnStatus: notifyTarget,
-	})
-	if err := mgr.Add(pipe); err != nil {
-		return nil, fmt.Errorf("adding the pipeline: %w", err)
-	}
-	applier, err := newApplier(mgr, registry, watches, opts, notifyTarget)
+		func(key types.NamespacedName) {
+			target := &configv1alpha1.GitTarget{}
+			target.Namespace, target.Name = key.Namespace, key.Name
+			targetEvents <- event.GenericEvent{Object: target}
+		})
 	if err != nil {
 		return nil, err
 	}
+	registry, pipe, applier := op.Writers, op.Pipeline, op.Applier
 	provider := &GitProviderReconciler{
 		Client:        mgr.GetClient(),
 		Reader:        mgr.GetAPIReader(),
@@ -133,6 +94,58 @@ func SetupAll(mgr ctrl.Manager, opts Options) (*Operator, error) {
 	}
 	resolver := ruleResolver{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("gitops-reverser"), Catalogs: catalogs}
 	if err := SetupRuleControllers(mgr, resolver); err != nil {
+		return nil, err
+	}
+	return op, nil
+}
+
+// newDirections adds both directions to the manager: the registry of Git writers they share, the
+// pipeline (cluster → Git) and the applier (Git → cluster), on one set of watches.
+// writerChanged hears of every writer's status change; targetChanged, called on a goroutine of its
+// own, of a target's.
+func newDirections(mgr ctrl.Manager, opts Options, writerChanged func(gitwriter.Key), targetChanged func(types.NamespacedName)) (*Operator, error) {
+	gitMetrics, err := gitwriter.NewMetrics(metrics.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("registering Git metrics: %w", err)
+	}
+	pipelineMetrics, err := pipeline.NewMetrics(metrics.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("registering pipeline metrics: %w", err)
+	}
+	registry := &gitwriter.Registry{
+		BaseDir:  opts.WorkDir,
+		Metrics:  gitMetrics,
+		Log:      ctrl.Log.WithName("gitwriter"),
+		OnStatus: func(key gitwriter.Key, _ gitwriter.Status) { writerChanged(key) },
+	}
+	if err := mgr.Add(registry); err != nil {
+		return nil, fmt.Errorf("adding the Git writer registry: %w", err)
+	}
+	dyn, err := dynamic.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return nil, fmt.Errorf("creating a dynamic client: %w", err)
+	}
+	// Watches keep slim objects: what sanitizing removes anyway, and never reads, is dropped as
+	// objects arrive. Both directions share them.
+	watches := watch.New(dyn, watch.Options{Log: ctrl.Log.WithName("watch"), Transform: manifest.Slim})
+	pipe := pipeline.New(pipeline.Options{
+		Watches:         watches,
+		Writers:         registry,
+		Attribution:     opts.Attribution,
+		AttributionWait: opts.AttributionWait,
+		Cluster:         opts.Cluster,
+		Resync:          opts.Resync,
+		Sensitive:       opts.Sensitive,
+		Log:             ctrl.Log.WithName("pipeline"),
+		Metrics:         pipelineMetrics,
+		// Waiting for room in the queue holds nothing up, and no target's status event is dropped.
+		OnStatus: targetChanged,
+	})
+	if err := mgr.Add(pipe); err != nil {
+		return nil, fmt.Errorf("adding the pipeline: %w", err)
+	}
+	applier, err := newApplier(mgr, registry, watches, opts, targetChanged)
+	if err != nil {
 		return nil, err
 	}
 	return &Operator{Writers: registry, Pipeline: pipe, Applier: applier}, nil

@@ -31,8 +31,13 @@ func Path(root string, gvr schema.GroupResource, namespace, name, suffix string)
 		scope = escape(namespace)
 	}
 	p := path.Join(root, scope, ResourceDir(gvr), escape(name)+suffix)
-	// The escaping makes this impossible; the check keeps it impossible.
-	if !strings.HasPrefix(p, path.Clean(root)+"/") {
+	// The escaping makes this impossible; the check keeps it impossible. An empty root is the
+	// repository's.
+	outside := strings.HasPrefix(p, "../") || strings.HasPrefix(p, "/")
+	if root != "" {
+		outside = !strings.HasPrefix(p, path.Clean(root)+"/")
+	}
+	if outside {
 		return "", fmt.Errorf("path %q of %s %s/%s is outside %q", p, gvr, namespace, name, root)
 	}
 	return p, nil

@@ -71,3 +71,15 @@ func FuzzPathStaysInside(f *testing.F) {
 		}
 	})
 }
+
+// The repository root is a folder too (the file-config mode's default), and no name leaves it.
+func TestPathAtTheRepositoryRoot(t *testing.T) {
+	p, err := Path("", schema.GroupResource{Resource: "configmaps"}, "ns", "a", ".yaml")
+	if err != nil || p != "ns/configmaps/a.yaml" {
+		t.Fatalf("Path at the root = %q, %v", p, err)
+	}
+	p, err = Path("", schema.GroupResource{Resource: "namespaces"}, "", "..", ".yaml")
+	if err != nil || p != "_cluster/namespaces/%2E..yaml" {
+		t.Fatalf("Path of .. at the root = %q, %v", p, err)
+	}
+}

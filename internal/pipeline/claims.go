@@ -61,7 +61,10 @@ func selectFor(rules []*route.Matcher, resource string, obj *unstructured.Unstru
 // layout this direction writes (<folder>/<namespace>/<resource>[.<group>]/<name>.yaml); false for
 // any other file, which is never this direction's.
 func layoutPath(folder, p string) (scope, resourceDir string, ok bool) {
-	rest, found := strings.CutPrefix(p, folder+"/")
+	rest, found := p, true
+	if folder != "" { // "": the repository root
+		rest, found = strings.CutPrefix(p, folder+"/")
+	}
 	if !found || !manifestFile(p) {
 		return "", "", false
 	}

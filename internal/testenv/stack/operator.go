@@ -47,12 +47,19 @@ type Operator struct {
 // StartOperator runs binary with args against the cluster of kubeconfig, its output appended to
 // logPath.
 func StartOperator(binary, kubeconfig, logPath string, args ...string) (*Operator, error) {
+	return StartOperatorIn("", nil, binary, kubeconfig, logPath, args...)
+}
+
+// StartOperatorIn is StartOperator in working directory dir (empty: the test's) with env added to
+// the environment, as a person would run the binary from a folder of theirs.
+func StartOperatorIn(dir string, env []string, binary, kubeconfig, logPath string, args ...string) (*Operator, error) {
 	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening the operator's log: %w", err)
 	}
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+kubeconfig), env...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		log.Close()
