@@ -98,7 +98,7 @@ func parseFlags(args []string) (options, error) {
 		"Comma-separated resources (plural, with their API group: secrets, sealedsecrets.bitnami.com) whose objects are only ever written encrypted.")
 	fs.StringVar(&o.defaultServiceAccount, "default-service-account", "",
 		"ServiceAccount (in the rule's namespace; the GitTarget's for ClusterWatchRules) that rules without spec.serviceAccountName apply as. Set it on multi-tenant clusters so that nothing is ever applied with the operator's own permissions.")
-	fs.IntVar(&o.applyConcurrency, "apply-concurrency", 8, "How many objects are applied to the cluster at once.")
+	fs.IntVar(&o.applyConcurrency, "apply-concurrency", 16, "How many objects are applied to the cluster at once.")
 	fs.DurationVar(&o.resync, "resync-period", 10*time.Minute, "How often every GitTarget's folder is reconciled with the cluster even when nothing went wrong.")
 	o.file.bind(fs)
 	o.zap.Development = false
@@ -111,14 +111,18 @@ func parseFlags(args []string) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	switch fs.NArg() {
-	case 0:
-	case 1:
-		if err := o.file.take(fs, fs.Arg(0), &o); err != nil {
+	if fs.NArg() > 0 {
+		// Flags may follow the URL too: `gitops-reverser <url> --branch env/prod`.
+		url := fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
 			return o, err
 		}
-	default:
-		return o, fmt.Errorf("unexpected arguments: %v (only one repository URL may be given)", fs.Args()[1:])
+		if fs.NArg() > 0 {
+			return o, fmt.Errorf("unexpected arguments: %v (only one repository URL may be given)", fs.Args())
+		}
+		if err := o.file.take(fs, url, &o); err != nil {
+			return o, err
+		}
 	}
 	switch o.attribution {
 	case attributionAdmission, attributionAudit, attributionBoth, attributionNone:

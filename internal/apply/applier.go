@@ -72,7 +72,7 @@ type Options struct {
 	Resource func(gk schema.GroupKind) (string, bool, error)
 	// Attribution names who made a drift, in the log. Optional.
 	Attribution Attributor
-	// Concurrency is how many objects are applied at once (default 8).
+	// Concurrency is how many objects are applied at once (default 16).
 	Concurrency int
 	// OnStatus is called on a goroutine of its own when a target's Status changed.
 	OnStatus func(types.NamespacedName)
@@ -96,7 +96,7 @@ var _ manager.LeaderElectionRunnable = (*Applier)(nil)
 // New returns an Applier; Start runs it.
 func New(opts Options) *Applier {
 	if opts.Concurrency <= 0 {
-		opts.Concurrency = 8
+		opts.Concurrency = 16
 	}
 	if opts.Log.GetSink() == nil {
 		opts.Log = logr.Discard()

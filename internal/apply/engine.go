@@ -68,7 +68,7 @@ func (m *Managers) For(account string) (*ssa.ResourceManager, error) {
 		cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":" + name}
 	}
 	// Applies of many objects run side by side: allow them the requests.
-	cfg.QPS, cfg.Burst = 200, 400
+	cfg.QPS, cfg.Burst = 1000, 2000
 	c, err := client.New(cfg, client.Options{Scheme: m.scheme, Mapper: m.mapper})
 	if err != nil {
 		return nil, fmt.Errorf("creating a client for %s: %w", accountName(account), err)

@@ -38,7 +38,7 @@ type Options struct {
 	ProviderRetryInterval, ProviderCheckTimeout time.Duration
 	// DefaultServiceAccount: see GitTargetReconciler.
 	DefaultServiceAccount string
-	// ApplyConcurrency is how many objects are applied at once (default 8).
+	// ApplyConcurrency is how many objects are applied at once (default 16).
 	ApplyConcurrency int
 }
 

@@ -20,6 +20,11 @@ func PushFiles(t testing.TB, bareDir, branch, message string, files map[string]s
 	return commit
 }
 
+// PushFilesContext is PushFiles outside a test, in the scratch directory tmp.
+func PushFilesContext(ctx context.Context, tmp, bareDir, branch, message string, files map[string]string) (string, error) {
+	return pushFiles(ctx, tmp, bareDir, branch, message, files)
+}
+
 func pushFiles(ctx context.Context, tmp, bareDir, branch, message string, files map[string]string) (string, error) {
 	env := Env(tmp)
 	work := filepath.Join(tmp, "work")
@@ -37,8 +42,8 @@ func pushFiles(ctx context.Context, tmp, bareDir, branch, message string, files 
 	for path, content := range files {
 		full := filepath.Join(work, filepath.FromSlash(path))
 		if content == "" {
-			if _, err := Run(ctx, work, env, "rm", "--quiet", "--ignore-unmatch", "--", path); err != nil {
-				return "", err
+			if err := os.Remove(full); err != nil && !os.IsNotExist(err) {
+				return "", fmt.Errorf("removing %s: %w", path, err)
 			}
 			continue
 		}
@@ -48,9 +53,9 @@ func pushFiles(ctx context.Context, tmp, bareDir, branch, message string, files 
 		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
 			return "", fmt.Errorf("writing %s: %w", path, err)
 		}
-		if _, err := Run(ctx, work, env, "add", "--", path); err != nil {
-			return "", err
-		}
+	}
+	if _, err := Run(ctx, work, env, "add", "--all"); err != nil {
+		return "", err
 	}
 	if _, err := Run(ctx, work, env, "commit", "--quiet", "--allow-empty", "-m", message); err != nil {
 		return "", err
