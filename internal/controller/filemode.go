@@ -78,6 +78,7 @@ type fileModeRunner struct {
 	workDir  string
 	changed  chan struct{}
 	written  []configv1alpha1.ResourceRef // the inventory the ConfigMap holds
+	reported string                       // the last Applied result logged
 }
 
 var _ manager.LeaderElectionRunnable = (*fileModeRunner)(nil)
@@ -148,7 +149,20 @@ func (r *fileModeRunner) wait(ctx context.Context, key types.NamespacedName, res
 			return true
 		case <-r.changed:
 			status, ok := r.op.Applier.Status(key)
-			if !ok || !status.Done || reflect.DeepEqual(status.Inventory, r.written) {
+			if !ok || !status.Done {
+				continue
+			}
+			// Without a GitTarget there is no Applied condition: its changes go to the log.
+			if report := status.Reason + ": " + status.Message; report != r.reported {
+				r.reported = report
+				log := ctrl.Log.WithName("filemode")
+				if status.Reason == configv1alpha1.ReasonApplied {
+					log.Info("Git → cluster applied", "revision", status.Revision, "result", status.Message)
+				} else {
+					log.Info("Git → cluster has problems", "revision", status.Revision, "reason", status.Reason, "problems", status.Message)
+				}
+			}
+			if reflect.DeepEqual(status.Inventory, r.written) {
 				continue
 			}
 			if err := r.writeInventory(ctx, key, status.Inventory, status.Revision); err != nil {

@@ -198,19 +198,28 @@ func SetupRuleControllers(mgr ctrl.Manager, resolver ruleResolver) error {
 	return nil
 }
 
-// crdSettle is how long after a CRD event the rules are resolved a second time: the API server
-// updates discovery a moment after the CRD itself changes, so a rule resolved at once can still
-// see a resource that is going, or miss one that is coming.
-const crdSettle = 2 * time.Second
+// crdSettles are how long after a CRD event the rules are resolved again: the API server updates
+// discovery a moment after the CRD itself changes (longer on a loaded machine), so a rule resolved
+// at once can still see a resource that is going, or miss one that is coming.
+var crdSettles = []time.Duration{2 * time.Second, 10 * time.Second}
 
 // onCRD empties the discovery cache on every CRD event and resolves every rule that list returns
-// at once and again after crdSettle.
+// at once and again after each of crdSettles, emptying the cache again each time: the resolution
+// at once filled it with what discovery said then.
 func onCRD(catalogs *CatalogSource, list func(context.Context, client.Object) []reconcile.Request) handler.EventHandler {
 	enqueue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 		catalogs.Invalidate()
-		for _, req := range list(ctx, nil) {
+		reqs := list(ctx, nil)
+		for _, req := range reqs {
 			q.Add(req)
-			q.AddAfter(req, crdSettle)
+		}
+		for _, settle := range crdSettles {
+			time.AfterFunc(settle, func() {
+				catalogs.Invalidate()
+				for _, req := range reqs {
+					q.Add(req)
+				}
+			})
 		}
 	}
 	return handler.Funcs{
