@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"crypto/tls"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -261,4 +263,52 @@ func TestApplyInventorySurvivesKill(t *testing.T) {
 	g.Eventually(inventory).Should(Equal(ns + "_a__ConfigMap"))
 	g.Expect(kubectl(t, "", "get", "configmap", "a", "-n", ns, "-o", "jsonpath={.data.k}")).To(Equal("v"))
 	g.Expect(kubectl(t, "", "get", "secret", "git-creds", "-n", ns, "-o", "name")).To(ContainSubstring("git-creds"))
+}
+
+// A push webhook makes the target fetch and apply at once, with the interval far away; a request
+// with the wrong token is refused and changes nothing.
+func TestPushWebhookAppliesAtOnce(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(30 * time.Second)
+	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	ns := "apply-webhook"
+	repo := gitserver.NewSSHRepo(t, "webhook")
+	runOperator(t, "admission", t.TempDir())
+	quickStart(t, ns, repo)
+	kubectl(t, "", "create", "secret", "generic", "push-token", "-n", ns, "--from-literal=token=s3cret")
+	kubectl(t, "", "patch", "gitprovider", "your-repo", "-n", ns, "--type=merge", "-p", `{"spec":{"webhook":{"secretRef":{"name":"push-token"}}}}`)
+	kubectl(t, "", "patch", "gittarget", "to-folder-live-cluster", "-n", ns, "--type=merge", "-p", `{"spec":{"interval":"1h"}}`)
+	kubectl(t, fromGitRule, "apply", "-n", ns, "-f", "-")
+	g.Eventually(func() string {
+		out, _ := cluster.Kubectl(t.Context(), cluster.Kubeconfig, "", "get", "gittarget", "to-folder-live-cluster", "-n", ns,
+			"-o", `jsonpath={.status.conditions[?(@.type=="Applied")].reason}`)
+		return out
+	}).Should(Equal("Applied"))
+
+	gitserver.PushFiles(t, repo.Dir, branch, "pushed", map[string]string{
+		"live-cluster/pushed.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: pushed, labels: {sync: kube}}\ndata: {k: v}\n",
+	})
+	hook := func(token string) int {
+		body := strings.NewReader(`{"ref":"refs/heads/` + branch + `"}`)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost,
+			fmt.Sprintf("https://127.0.0.1:%d/hooks/git/%s/your-repo", cluster.WebhookPort, ns), body)
+		g.Expect(err).NotTo(HaveOccurred())
+		req.Header.Set("X-Gitlab-Event", "Push Hook")
+		req.Header.Set("X-Gitlab-Token", token)
+		// The test's own CA signed the webhook server's certificate; what is tested here is the
+		// token and the fetch it causes, not TLS.
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec
+		resp, err := client.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	pushed := func() string {
+		out, _ := cluster.Kubectl(t.Context(), cluster.Kubeconfig, "", "get", "configmap", "pushed", "-n", ns, "--ignore-not-found", "-o", "name")
+		return strings.TrimSpace(out)
+	}
+	g.Expect(hook("wrong")).To(Equal(http.StatusUnauthorized))
+	g.Consistently(pushed).WithTimeout(2 * time.Second).Should(BeEmpty())
+	g.Expect(hook("s3cret")).To(Equal(http.StatusAccepted))
+	g.Eventually(pushed).WithTimeout(10 * time.Second).Should(Equal("configmap/pushed"))
 }
