@@ -84,7 +84,7 @@ build: ## Build the operator binary into bin/.
 # Attribution is off: the API server of a remote cluster cannot call a webhook on this machine.
 # RUN_ARGS adds flags, such as RUN_ARGS="--attribution=admission --webhook-cert-dir=...".
 run: ## Run the operator against the cluster of the current kubeconfig (CRDs installed with `kubectl apply -k config/crd`).
-	go run ./cmd/gitops-reverser --attribution=none --work-dir=.cache/work --health-probe-bind-address=:8081 $(RUN_ARGS)
+	go run ./cmd/gitops-reverser --attribution=none --escalation-check=false --work-dir=.cache/work --health-probe-bind-address=:8081 $(RUN_ARGS)
 
 IMG ?= ghcr.io/configbutler/gitops-reverser:latest
 

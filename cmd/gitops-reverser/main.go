@@ -56,6 +56,7 @@ type options struct {
 
 	defaultServiceAccount string
 	applyConcurrency      int
+	escalationCheck       bool
 
 	// The file-config mode: a repository URL as the only argument.
 	file fileModeFlags
@@ -98,6 +99,8 @@ func parseFlags(args []string) (options, error) {
 		"Comma-separated resources (plural, with their API group: secrets, sealedsecrets.bitnami.com) whose objects are only ever written encrypted.")
 	fs.StringVar(&o.defaultServiceAccount, "default-service-account", "",
 		"ServiceAccount (in the rule's namespace; the GitTarget's for ClusterWatchRules) that rules without spec.serviceAccountName apply as. Set it on multi-tenant clusters so that nothing is ever applied with the operator's own permissions.")
+	fs.BoolVar(&o.escalationCheck, "escalation-check", true,
+		"Serve the validating webhook on our own kinds (config/webhook) that refuses a WatchRule, ClusterWatchRule, GitTarget or GitProvider granting more than its author holds. Only for runs without that webhook installed, such as make run.")
 	fs.IntVar(&o.applyConcurrency, "apply-concurrency", 16, "How many objects are applied to the cluster at once.")
 	fs.DurationVar(&o.resync, "resync-period", 10*time.Minute, "How often every GitTarget's folder is reconciled with the cluster even when nothing went wrong.")
 	o.file.bind(fs)
@@ -205,8 +208,13 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 		}
 	} else if operator, err := controller.SetupAll(mgr, controllerOpts); err != nil {
 		return err
-	} else if opts.attribution != attributionNone {
-		// The webhook server runs (with its certificate) only where attribution uses it.
+	} else if opts.attribution != attributionNone || opts.escalationCheck {
+		// The webhook server runs (with its certificate) only where a webhook uses it.
+		if opts.escalationCheck {
+			if err := setupEscalationCheck(mgr, cfg); err != nil {
+				return err
+			}
+		}
 		setupPushReceiver(mgr, operator.Applier)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

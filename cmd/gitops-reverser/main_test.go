@@ -55,7 +55,7 @@ func TestManagerServesProbesAndMetricsAndTakesTheLease(t *testing.T) {
 			"--health-probe-bind-address", probes,
 			"--leader-elect", "--leader-election-namespace", "default",
 			"--work-dir", t.TempDir(),
-			"--attribution", "none",
+			"--attribution", "none", "--escalation-check=false",
 		}, func() (*rest.Config, error) { return env.Config, nil })
 	}()
 

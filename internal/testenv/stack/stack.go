@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -150,27 +151,29 @@ func (s *Stack) url(path string) string {
 	return fmt.Sprintf("https://127.0.0.1:%d%s", s.WebhookPort, path)
 }
 
-// installAdmissionWebhook creates config/webhook's ValidatingWebhookConfiguration, pointed at
+// installAdmissionWebhook creates config/webhook's ValidatingWebhookConfigurations, pointed at
 // the operator on 127.0.0.1 instead of its Service.
 func (s *Stack) installAdmissionWebhook(ctx context.Context, manifest string, caPEM []byte) error {
 	data, err := os.ReadFile(manifest)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", manifest, err)
 	}
-	cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-	if err := yaml.UnmarshalStrict(data, cfg); err != nil {
-		return fmt.Errorf("decoding %s: %w", manifest, err)
-	}
-	for i := range cfg.Webhooks {
-		cc := &cfg.Webhooks[i].ClientConfig
-		url := s.url(attribution.AdmissionPath)
-		if cc.Service != nil && cc.Service.Path != nil {
-			url = s.url(*cc.Service.Path)
+	for i, doc := range bytes.Split(data, []byte("\n---\n")) {
+		cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+		if err := yaml.UnmarshalStrict(doc, cfg); err != nil {
+			return fmt.Errorf("decoding document %d of %s: %w", i+1, manifest, err)
 		}
-		cc.Service, cc.URL, cc.CABundle = nil, &url, caPEM
-	}
-	if err := s.Env.Client.Create(ctx, cfg); err != nil {
-		return fmt.Errorf("installing the admission webhook: %w", err)
+		for i := range cfg.Webhooks {
+			cc := &cfg.Webhooks[i].ClientConfig
+			url := s.url(attribution.AdmissionPath)
+			if cc.Service != nil && cc.Service.Path != nil {
+				url = s.url(*cc.Service.Path)
+			}
+			cc.Service, cc.URL, cc.CABundle = nil, &url, caPEM
+		}
+		if err := s.Env.Client.Create(ctx, cfg); err != nil {
+			return fmt.Errorf("installing the admission webhook %s: %w", cfg.Name, err)
+		}
 	}
 	return nil
 }
