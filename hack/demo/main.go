@@ -2,7 +2,8 @@
 // local control plane (kube-apiserver and etcd, with both attribution webhooks wired), a Git
 // server over SSH with one bare repository, and the operator's real binary. It applies the
 // README's quick start, creates and changes ConfigMaps as two users, prints the attributed Git
-// history, and keeps running for exploring until Ctrl-C, when it stops everything in reverse
+// history, then pushes a ConfigMap to Git and shows it applied, put back after an edit and pruned
+// when its file goes, and keeps running for exploring until Ctrl-C, when it stops everything in reverse
 // order. `make demo` runs it.
 package main
 

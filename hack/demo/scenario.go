@@ -16,7 +16,8 @@ import (
 // logFormat is how the history is shown: who, what, and the attribution trailers.
 const logFormat = "%h %an <%ae>%n    %s%n%(trailers:only,unfold)"
 
-// play applies the quick start, lets alice and bob change ConfigMaps, and shows the history.
+// play applies the quick start, lets alice and bob change ConfigMaps, shows the history, then
+// shows Git → cluster.
 func (d *demo) play(ctx context.Context) error {
 	if err := d.quickStart(ctx); err != nil {
 		return err
@@ -24,7 +25,10 @@ func (d *demo) play(ctx context.Context) error {
 	if err := d.changeConfigMaps(ctx); err != nil {
 		return err
 	}
-	return d.showHistory(ctx)
+	if err := d.showHistory(ctx); err != nil {
+		return err
+	}
+	return d.gitToCluster(ctx)
 }
 
 // quickStart applies the README's quick start as test/e2e does: the git-creds Secret made the
@@ -160,6 +164,7 @@ func (d *demo) explain() {
 	fmt.Println("  export PATH=" + shellQuote(filepath.Dir(d.cluster.Env.Kubectl)) + ":$PATH   # this kubectl, if you have none")
 	fmt.Println("  kubectl create configmap hello --from-literal=a=b --as carol --as-group team-a")
 	fmt.Println("  git clone -b " + branch + " " + shellQuote(d.repoDir))
+	fmt.Println("  # a ConfigMap labelled source=git pushed under " + folder + "/ is applied within the GitTarget's interval (1m)")
 	fmt.Println("  less " + shellQuote(d.operatorLog()) + "   # the operator's log")
 	fmt.Println()
 	fmt.Println("Press Ctrl-C to stop.")
