@@ -90,6 +90,8 @@ type outcome struct {
 	sel    Selected
 	action ssa.Action
 	err    error
+	// recheck: applied, but not known to match Git; not to be taken as clean.
+	recheck bool
 }
 
 // applyOptions: no forced recreation unless the manifest asks; fields kubectl's client-side apply
@@ -111,7 +113,9 @@ func applyOptions() ssa.ApplyOptions {
 
 // applyAll applies the selected objects, definitions (CRDs, Namespaces, ClusterRoles) first and
 // waited for, then the rest, each object on its own: one refused object never stops another.
-func applyAll(ctx context.Context, managers *Managers, selected []Selected, concurrency int) []outcome {
+// known reports the objects this target applied before (its inventory); nil treats every object
+// as known.
+func applyAll(ctx context.Context, managers *Managers, selected []Selected, concurrency int, known func(ObjectID) bool) []outcome {
 	var defs, rest []Selected
 	for _, s := range selected {
 		if ssautils.IsClusterDefinition(s.Object) {
@@ -120,19 +124,19 @@ func applyAll(ctx context.Context, managers *Managers, selected []Selected, conc
 			rest = append(rest, s)
 		}
 	}
-	out := applyEach(ctx, managers, defs, concurrency)
+	out := applyEach(ctx, managers, defs, concurrency, known)
 	waitForDefinitions(ctx, managers, out)
-	return append(out, applyEach(ctx, managers, rest, concurrency)...)
+	return append(out, applyEach(ctx, managers, rest, concurrency, known)...)
 }
 
-func applyEach(ctx context.Context, managers *Managers, selected []Selected, concurrency int) []outcome {
+func applyEach(ctx context.Context, managers *Managers, selected []Selected, concurrency int, known func(ObjectID) bool) []outcome {
 	out := make([]outcome, len(selected))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(concurrency, 1))
 	opts := applyOptions()
 	for i, s := range selected {
 		g.Go(func() error {
-			out[i] = applyOne(gctx, managers, s, opts)
+			out[i] = applyOne(gctx, managers, s, opts, known == nil || known(s.ID))
 			return nil
 		})
 	}
@@ -140,16 +144,44 @@ func applyEach(ctx context.Context, managers *Managers, selected []Selected, con
 	return out
 }
 
-func applyOne(ctx context.Context, managers *Managers, s Selected, opts ssa.ApplyOptions) outcome {
+func applyOne(ctx context.Context, managers *Managers, s Selected, opts ssa.ApplyOptions, known bool) outcome {
 	rm, err := managers.For(s.Rule.Account)
 	if err != nil {
 		return outcome{sel: s, err: err}
+	}
+	if !known {
+		if o, ok := create(ctx, rm, s); ok {
+			return o
+		}
 	}
 	entry, err := rm.Apply(ctx, s.Object.DeepCopy(), opts)
 	if err != nil {
 		return outcome{sel: s, err: explain(err, s)}
 	}
 	return outcome{sel: s, action: entry.Action}
+}
+
+// create applies an object this target never applied, when the cluster does not have it, with
+// one request instead of ssa's three (read, dry-run, apply): nothing exists to compare with, to
+// recreate or to take fields over from. It reports false when the full way must decide: the
+// object exists, or the apply failed (the full way fails the same, with its dry-run's message).
+func create(ctx context.Context, rm *ssa.ResourceManager, s Selected) (outcome, bool) {
+	existing := &metav1.PartialObjectMetadata{}
+	existing.SetGroupVersionKind(s.Object.GroupVersionKind())
+	if err := rm.Client().Get(ctx, client.ObjectKeyFromObject(s.Object), existing); !apierrors.IsNotFound(err) {
+		return outcome{}, false
+	}
+	obj := s.Object.DeepCopy()
+	if err := rm.Client().Patch(ctx, obj, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
+		return outcome{}, false
+	}
+	for _, f := range obj.GetManagedFields() {
+		if f.Manager != FieldManager {
+			// Created by someone else since the read: the next pass compares it the full way.
+			return outcome{sel: s, action: ssa.ConfiguredAction, recheck: true}, true
+		}
+	}
+	return outcome{sel: s, action: ssa.CreatedAction}, true
 }
 
 // explain says why the API server refused an object, naming the account when it was a

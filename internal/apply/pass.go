@@ -63,7 +63,10 @@ func (t *target) pass(ctx context.Context, reason string) bool {
 	t.desired = desired
 	t.mu.Unlock()
 
-	outcomes := applyAll(ctx, t.a.opts.Managers, toApply, t.a.opts.Concurrency)
+	outcomes := applyAll(ctx, t.a.opts.Managers, toApply, t.a.opts.Concurrency, func(id ObjectID) bool {
+		_, ok := t.inventory[id]
+		return ok
+	})
 	counts := map[ssa.Action]int{ssa.UnchangedAction: unchanged}
 	for _, o := range outcomes {
 		if o.err != nil {
@@ -71,7 +74,11 @@ func (t *target) pass(ctx context.Context, reason string) bool {
 			problems = append(problems, Problem{Where: o.sel.Where(), Reason: reasonOf(o.err), Err: o.err})
 			continue
 		}
-		t.clean[o.sel.ID] = digest(o.sel)
+		if o.recheck {
+			delete(t.clean, o.sel.ID)
+		} else {
+			t.clean[o.sel.ID] = digest(o.sel)
+		}
 		counts[o.action]++
 	}
 
@@ -189,7 +196,7 @@ func (t *target) correct(ctx context.Context, drifted map[ObjectID]bool) {
 		}
 	}
 	t.mu.Unlock()
-	for _, o := range applyEach(ctx, t.a.opts.Managers, again, t.a.opts.Concurrency) {
+	for _, o := range applyEach(ctx, t.a.opts.Managers, again, t.a.opts.Concurrency, nil) {
 		if o.err != nil {
 			delete(t.clean, o.sel.ID)
 			t.a.opts.Metrics.failed(t.name, reasonOf(o.err))

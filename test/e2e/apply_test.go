@@ -312,3 +312,30 @@ func TestPushWebhookAppliesAtOnce(t *testing.T) {
 	g.Expect(hook("s3cret")).To(Equal(http.StatusAccepted))
 	g.Eventually(pushed).WithTimeout(10 * time.Second).Should(Equal("configmap/pushed"))
 }
+
+// An object that kubectl applied (client-side) before Git took it over: the fields kubectl's
+// client-side apply owned become ours, so a field removed in Git leaves the object, while a field
+// a person set by other means stays theirs.
+func TestApplyTakesOverClientSideApplyFieldsOnly(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(30 * time.Second)
+	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	ns := "apply-takeover"
+	repo := gitserver.NewSSHRepo(t, "takeover")
+	runOperator(t, "admission", t.TempDir())
+	quickStart(t, ns, repo)
+	kubectl(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: adopted, labels: {sync: kube}}\ndata: {a: '1', b: '2'}\n", "apply", "-n", ns, "-f", "-")
+	kubectl(t, "", "patch", "configmap", "adopted", "-n", ns, "--field-manager=kubectl-edit", "--type=merge", "-p", `{"data":{"c":"3"}}`)
+
+	gitserver.PushFiles(t, repo.Dir, branch, "adopt", map[string]string{
+		"live-cluster/adopted.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: adopted, labels: {sync: kube}}\ndata: {a: '1'}\n",
+	})
+	kubectl(t, fromGitRule, "apply", "-n", ns, "-f", "-")
+	g.Eventually(func() string {
+		out, _ := cluster.Kubectl(t.Context(), cluster.Kubeconfig, "", "get", "configmap", "adopted", "-n", ns, "-o", "jsonpath={.data}")
+		return out
+	}).Should(Equal(`{"a":"1","c":"3"}`))
+	managers := kubectl(t, "", "get", "configmap", "adopted", "-n", ns, "--show-managed-fields", "-o",
+		`jsonpath={range .metadata.managedFields[*]}{.manager}/{.operation} {end}`)
+	g.Expect(strings.Fields(managers)).To(ConsistOf("gitops-reverser/Apply", "kubectl-edit/Update"))
+}
