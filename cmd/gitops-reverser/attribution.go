@@ -8,14 +8,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/attribution"
-	"github.com/gitops-reverser/gitops-reverser/internal/pipeline"
+	"github.com/gitops-reverser/gitops-reverser/internal/capture"
 )
 
 // setupAttribution registers the receivers --attribution asks for on the webhook server, which
 // runs on every replica, and returns the index they fill (nil with --attribution=none). Both
 // receivers share the server's port and certificate: the admission webhook at
 // attribution.AdmissionPath, the audit webhook at attribution.AuditPath.
-func setupAttribution(mgr manager.Manager, opts options) (pipeline.Attributor, error) {
+func setupAttribution(mgr manager.Manager, opts options) (capture.Attributor, error) {
 	if opts.attribution == attributionNone {
 		return nil, nil
 	}

@@ -23,8 +23,8 @@ import (
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/apply"
+	"github.com/gitops-reverser/gitops-reverser/internal/capture"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
-	"github.com/gitops-reverser/gitops-reverser/internal/pipeline"
 	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
 )
 
@@ -54,11 +54,11 @@ type GitTargetReconciler struct {
 	reminded map[types.NamespacedName]time.Time // when a missing key backup was last brought up
 }
 
-// TargetRunner runs GitTargets' plans. *pipeline.Pipeline is one.
+// TargetRunner runs GitTargets' plans. *capture.Pipeline is one.
 type TargetRunner interface {
-	Apply(ctx context.Context, plan pipeline.Plan) error
+	Apply(ctx context.Context, plan capture.Plan) error
 	Remove(key types.NamespacedName)
-	Status(key types.NamespacedName) (pipeline.Status, bool)
+	Status(key types.NamespacedName) (capture.Status, bool)
 }
 
 // ApplyRunner runs GitTargets' Git → cluster direction. *apply.Applier is one.

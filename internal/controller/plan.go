@@ -12,8 +12,8 @@ import (
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/apply"
+	"github.com/gitops-reverser/gitops-reverser/internal/capture"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
-	"github.com/gitops-reverser/gitops-reverser/internal/pipeline"
 	"github.com/gitops-reverser/gitops-reverser/internal/route"
 	"github.com/gitops-reverser/gitops-reverser/internal/rules"
 )
@@ -83,8 +83,8 @@ func account(namespace, name, defaultName string) string {
 // buildPlan turns a target's rules into the pipeline's plan: one source per resource and
 // namespace scope, holding the compiled rules that select its objects. Rules that do not
 // compile or resolve are left out here; their own controllers report why.
-func buildPlan(target *configv1alpha1.GitTarget, url string, settings gitwriter.Settings, inputs []ruleInput, catalog rules.Catalog) (pipeline.Plan, apply.Plan) {
-	plan := pipeline.Plan{
+func buildPlan(target *configv1alpha1.GitTarget, url string, settings gitwriter.Settings, inputs []ruleInput, catalog rules.Catalog) (capture.Plan, apply.Plan) {
+	plan := capture.Plan{
 		Target:   types.NamespacedName{Namespace: target.Namespace, Name: target.Name},
 		Writer:   gitwriter.Key{URL: url, Branch: target.Spec.Branch},
 		Settings: settings,
@@ -123,7 +123,7 @@ func buildPlan(target *configv1alpha1.GitTarget, url string, settings gitwriter.
 			key := sourceKey{gr: gvr.GroupResource(), namespace: ns}
 			if _, ok := index[key]; !ok {
 				index[key] = len(plan.Sources)
-				plan.Sources = append(plan.Sources, pipeline.Source{Resource: gvr, Namespace: ns})
+				plan.Sources = append(plan.Sources, capture.Source{Resource: gvr, Namespace: ns})
 				applied.Sources = append(applied.Sources, apply.Source{Resource: gvr, Kind: res.Kind, Namespaced: res.Namespaced, Namespace: ns})
 			}
 			if rs := ordered[key.gr]; len(rs) == 0 || rs[len(rs)-1] != matcher {

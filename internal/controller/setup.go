@@ -16,9 +16,9 @@ import (
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/apply"
+	"github.com/gitops-reverser/gitops-reverser/internal/capture"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 	"github.com/gitops-reverser/gitops-reverser/internal/manifest"
-	"github.com/gitops-reverser/gitops-reverser/internal/pipeline"
 	"github.com/gitops-reverser/gitops-reverser/internal/watch"
 )
 
@@ -27,8 +27,8 @@ type Options struct {
 	// WorkDir holds the Git writers' local repositories.
 	WorkDir string
 	// Attribution says who made each change; nil commits every change as unattributed.
-	Attribution pipeline.Attributor
-	// AttributionWait, Cluster and Resync: see pipeline.Options.
+	Attribution capture.Attributor
+	// AttributionWait, Cluster and Resync: see capture.Options.
 	AttributionWait time.Duration
 	Cluster         string
 	Resync          time.Duration
@@ -45,7 +45,7 @@ type Options struct {
 // Operator is what SetupAll built.
 type Operator struct {
 	Writers  *gitwriter.Registry
-	Pipeline *pipeline.Pipeline
+	Pipeline *capture.Pipeline
 	Applier  *apply.Applier
 }
 
@@ -108,7 +108,7 @@ func newDirections(mgr ctrl.Manager, opts Options, writerChanged func(gitwriter.
 	if err != nil {
 		return nil, fmt.Errorf("registering Git metrics: %w", err)
 	}
-	pipelineMetrics, err := pipeline.NewMetrics(metrics.Registry)
+	pipelineMetrics, err := capture.NewMetrics(metrics.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("registering pipeline metrics: %w", err)
 	}
@@ -128,7 +128,7 @@ func newDirections(mgr ctrl.Manager, opts Options, writerChanged func(gitwriter.
 	// Watches keep slim objects: what sanitizing removes anyway, and never reads, is dropped as
 	// objects arrive. Both directions share them.
 	watches := watch.New(dyn, watch.Options{Log: ctrl.Log.WithName("watch"), Transform: manifest.Slim})
-	pipe := pipeline.New(pipeline.Options{
+	pipe := capture.New(capture.Options{
 		Watches:         watches,
 		Writers:         registry,
 		Attribution:     opts.Attribution,

@@ -58,7 +58,6 @@ func TestInstallWithKubectlThenQuickStart(t *testing.T) {
 		"crd/watchrules.configbutler.ai", "crd/clusterwatchrules.configbutler.ai")
 	g.Expect(err).NotTo(HaveOccurred(), out)
 
-
 	// No kubelet runs the operator here, so nobody answers the escalation check, and with
 	// failurePolicy Fail our kinds are refused, saying which webhook failed: what a person sees
 	// who applies the quick start before the operator is ready. test/e2e runs the quick start

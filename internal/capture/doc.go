@@ -1,4 +1,4 @@
-// Package pipeline owns the cluster → Git direction for every GitTarget: it subscribes to the
+// Package capture owns the cluster → Git direction for every GitTarget: it subscribes to the
 // watches a target's rules resolved to, routes each observed change through the rules, turns it
 // into a manifest at its path, waits (briefly, and only for that object) to learn who made it,
 // and hands it to the target's Git writer as one commit. It also reconciles: at start, after a
@@ -8,4 +8,4 @@
 // Changes of one object are committed in the order the API server produced them; changes of
 // different objects never wait for each other. Nothing is dropped: when Git is slower than the
 // cluster, an object's pending changes coalesce to its latest state and keep their authors.
-package pipeline
+package capture

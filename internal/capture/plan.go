@@ -1,4 +1,4 @@
-package pipeline
+package capture
 
 import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
