@@ -14,6 +14,7 @@ import (
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/attribution"
+	"github.com/gitops-reverser/gitops-reverser/internal/fields"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
 	"github.com/gitops-reverser/gitops-reverser/internal/watch"
@@ -42,7 +43,7 @@ type Plan struct {
 func (p Plan) applies() bool {
 	for _, s := range p.Sources {
 		for _, r := range s.Rules {
-			if r.Applies() {
+			if r.AppliesFields() {
 				return true
 			}
 		}
@@ -84,6 +85,7 @@ type Options struct {
 // is a manager.Runnable that runs on the leader only.
 type Applier struct {
 	opts Options
+	keys fields.ListKeys
 
 	mu      sync.Mutex
 	ctx     context.Context
@@ -101,7 +103,11 @@ func New(opts Options) *Applier {
 	if opts.Log.GetSink() == nil {
 		opts.Log = logr.Discard()
 	}
-	return &Applier{opts: opts, targets: map[types.NamespacedName]*target{}}
+	a := &Applier{opts: opts, targets: map[types.NamespacedName]*target{}}
+	if opts.Managers != nil {
+		a.keys = fields.SchemeKeys(opts.Managers.scheme)
+	}
+	return a
 }
 
 // ErrNotStarted says Apply was called before Start or after the Applier stopped.

@@ -149,6 +149,9 @@ func applyOne(ctx context.Context, managers *Managers, s Selected, opts ssa.Appl
 	if err != nil {
 		return outcome{sel: s, err: err}
 	}
+	if s.Split != nil {
+		return applySplit(ctx, rm, s, opts)
+	}
 	if !known {
 		if o, ok := create(ctx, rm, s); ok {
 			return o

@@ -44,7 +44,7 @@ func (t *target) pass(ctx context.Context, reason string) bool {
 		return false
 	}
 	manifests, problems, unreadable := t.read(ctx, files)
-	scope := Scope{DefaultNamespace: plan.Target.Namespace, Resource: t.a.opts.Resource, NamespaceLabels: t.nsLabels(ctx)}
+	scope := Scope{DefaultNamespace: plan.Target.Namespace, Resource: t.a.opts.Resource, NamespaceLabels: t.nsLabels(ctx), Keys: t.a.keys}
 	selected, refused := selectManifests(manifests, plan.Sources, scope)
 	problems = append(problems, refused...)
 
@@ -84,6 +84,9 @@ func (t *target) pass(ctx context.Context, reason string) bool {
 
 	next := Inventory{}
 	for id, s := range desired {
+		if !s.Whole() {
+			continue // only some fields are ours: never pruned, so not in the inventory
+		}
 		next[id] = s.Object.GroupVersionKind().Version
 	}
 	var prunedNames []string

@@ -38,9 +38,8 @@ func decidePrune(live *unstructured.Unstructured, rules []*route.Matcher, resour
 	if !appliedByUs(live) {
 		return pruneRelease, "not applied by " + FieldManager
 	}
-	first := route.First(rules, resource, live, nsLabels)
-	if first == nil || !first.Applies() {
-		return pruneRelease, "no rule selects it for syncTo: kubernetes any more"
+	if rule, _, whole := route.ApplyingRule(rules, resource, live, nsLabels); rule == nil || !whole {
+		return pruneRelease, "no rule selects the whole object for syncTo: kubernetes any more"
 	}
 	return pruneDelete, "removed from Git"
 }
@@ -97,7 +96,7 @@ func prune(ctx context.Context, managers *Managers, gone Inventory, sourceOf fun
 		decision, why := decidePrune(live, src.Rules, src.Resource.Resource, labels)
 		p := pruned{id: id, decision: decision, why: why}
 		if decision == pruneDelete {
-			rule := route.First(src.Rules, src.Resource.Resource, live, labels)
+			rule, _, _ := route.ApplyingRule(src.Rules, src.Resource.Resource, live, labels)
 			rm, err := managers.For(rule.Account)
 			if err == nil {
 				err = rm.Client().Delete(ctx, live, client.PropagationPolicy(metav1.DeletePropagationBackground),

@@ -5,6 +5,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/fields"
 	"github.com/gitops-reverser/gitops-reverser/internal/route"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
@@ -27,7 +28,18 @@ type Selected struct {
 	ID       ObjectID
 	Resource schema.GroupVersionResource
 	Rule     *route.Matcher
+	// Split is set when only some of the object's fields go Git → cluster.
+	Split *Split
 }
+
+// Split is how an object whose fields go both ways is applied.
+type Split struct {
+	Ownership fields.Ownership
+	Walker    fields.Walker
+}
+
+// Whole reports whether the apply side owns the object itself: creates and prunes it.
+func (s Selected) Whole() bool { return s.Split == nil || s.Split.Ownership.Rest == fields.ToKubernetes }
 
 // Scope answers what selection needs to know of the cluster.
 type Scope struct {
@@ -39,9 +51,12 @@ type Scope struct {
 	// Resource maps a kind the rules do not resolve to its resource and scope; it fails for
 	// kinds the API server does not serve. Optional.
 	Resource func(gk schema.GroupKind) (resource string, namespaced bool, err error)
+	// Keys identify list elements, for objects split between the directions.
+	Keys fields.ListKeys
 }
 
-// selectManifests keeps the manifests whose first selecting rule applies whole objects, and
+// selectManifests keeps the manifests some of whose fields a rule applies (all of them when the
+// rules give the apply side every field, see route.ApplyingRule), and
 // reports those that a rule would apply but may not: another namespace than a WatchRule's own, or
 // a cluster-scoped kind in a folder only WatchRules apply. An object defined twice is applied
 // once, from its first file, and the second is reported.
@@ -55,7 +70,7 @@ func selectManifests(manifests []Manifest, sources []Source, scope Scope) ([]Sel
 			byKind[gk] = src
 		}
 		for _, r := range src.Rules {
-			if r.Applies() && r.Namespace() != "" {
+			if r.AppliesFields() && r.Namespace() != "" {
 				confined = append(confined, r)
 			}
 		}
@@ -83,15 +98,19 @@ func selectManifests(manifests []Manifest, sources []Source, scope Scope) ([]Sel
 		if ns := obj.GetNamespace(); ns != "" && scope.NamespaceLabels != nil {
 			nsLabels = scope.NamespaceLabels(ns)
 		}
-		first := route.First(src.Rules, src.Resource.Resource, obj, nsLabels)
-		if first == nil {
+		if route.First(src.Rules, src.Resource.Resource, obj, nsLabels) == nil {
 			if p, refused := namespaceRefusal(m, src, confined); refused {
 				problems = append(problems, p)
 			}
 			continue
 		}
-		if !first.Applies() {
-			continue // the cluster → Git direction's object, or one split by fields
+		rule, own, _ := route.ApplyingRule(src.Rules, src.Resource.Resource, obj, nsLabels)
+		if rule == nil {
+			continue // the cluster → Git direction's object
+		}
+		var split *Split
+		if dir, whole := own.Whole(); !whole || dir != fields.ToKubernetes {
+			split = &Split{Ownership: own, Walker: fields.Walker{GVK: obj.GroupVersionKind(), Keys: scope.Keys}}
 		}
 		id := IDOf(obj)
 		if where, dup := seen[id]; dup {
@@ -100,7 +119,7 @@ func selectManifests(manifests []Manifest, sources []Source, scope Scope) ([]Sel
 			continue
 		}
 		seen[id] = m.Where()
-		out = append(out, Selected{Manifest: m, ID: id, Resource: src.Resource, Rule: first})
+		out = append(out, Selected{Manifest: m, ID: id, Resource: src.Resource, Rule: rule, Split: split})
 	}
 	return out, problems
 }

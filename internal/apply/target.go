@@ -102,7 +102,7 @@ func (t *target) update(plan Plan) error {
 	wanted := map[watch.Key]bool{}
 	for _, s := range plan.Sources {
 		for _, r := range s.Rules {
-			if r.Applies() {
+			if r.AppliesFields() {
 				wanted[watch.Key{Resource: s.Resource, Namespace: s.Namespace}] = true
 			}
 		}
@@ -171,7 +171,7 @@ func (t *target) handle(e watch.Event) {
 	if !ok {
 		return // not one of ours
 	}
-	if e.Type != watch.Deleted && covers(sel.Object.Object, e.Object.Object) {
+	if e.Type != watch.Deleted && sel.holds(e.Object.Object) {
 		return // what Git says still holds (our own apply, or a change to fields Git does not set)
 	}
 	t.drifted[id] = true

@@ -1,6 +1,8 @@
 package capture
 
 import (
+	"github.com/gitops-reverser/gitops-reverser/internal/fields"
+
 	"context"
 	"errors"
 	"fmt"
@@ -57,9 +59,12 @@ type Options struct {
 	// OnStatus is called, on a goroutine of its own and at most about once a second per target,
 	// when a target's Status changed.
 	OnStatus func(types.NamespacedName)
-	Clock    clock.WithTickerAndDelayedExecution
-	Log      logr.Logger
-	Metrics  *Metrics
+	// Keys identify list elements for field-level rules (fields.SchemeKeys); nil keys lists of
+	// objects by their name only.
+	Keys    fields.ListKeys
+	Clock   clock.WithTickerAndDelayedExecution
+	Log     logr.Logger
+	Metrics *Metrics
 }
 
 // Pipeline runs the cluster → Git direction of every GitTarget it is given a Plan for. It is a

@@ -8,6 +8,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/fields"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 	"github.com/gitops-reverser/gitops-reverser/internal/manifest"
 	"github.com/gitops-reverser/gitops-reverser/internal/route"
@@ -17,11 +19,11 @@ import (
 // syncTo: git rule belongs to another direction (applied from Git, or split field by field), and
 // this one never writes, moves or removes its file.
 
-// captures reports whether any of the source's rules writes whole objects to Git; only such a
-// source is watched by this direction.
+// captures reports whether any of the source's rules writes objects, or some of their fields,
+// to Git; only such a source is watched by this direction.
 func (s *Source) captures() bool {
 	for _, r := range s.Rules {
-		if r.Captures() {
+		if r.SyncTo == configv1alpha1.SyncToGit {
 			return true
 		}
 	}
@@ -30,25 +32,32 @@ func (s *Source) captures() bool {
 
 // selection is what the ordered rules decide for one object state.
 type selection struct {
-	// captured: the first rule that selects the object writes it to Git.
+	// captured: every field of the object is written to Git.
 	captured bool
-	// claimed: the first rule that selects it is another direction's.
+	// split is set when only some fields are: they are edited in place in the object's file.
+	split *fields.Ownership
+	// claimed: no field of it goes to Git; another direction's object.
 	claimed bool
-	// allows are the operations the capturing rules that select it count.
+	// allows are the operations the syncTo: git rules that select it count.
 	create, update, delete bool
 }
 
 func selectFor(rules []*route.Matcher, resource string, obj *unstructured.Unstructured, nsLabels map[string]string) selection {
-	first := route.First(rules, resource, obj, nsLabels)
-	if first == nil {
+	if route.First(rules, resource, obj, nsLabels) == nil {
 		return selection{}
 	}
-	if !first.Captures() {
+	own := route.Ownership(rules, resource, obj, nsLabels)
+	var s selection
+	switch dir, whole := own.Whole(); {
+	case whole && dir == fields.ToGit:
+		s.captured = true
+	case own.Has(fields.ToGit):
+		s.split = &own
+	default:
 		return selection{claimed: true}
 	}
-	s := selection{captured: true}
 	for _, r := range rules {
-		if r.Captures() && r.Selects(resource, obj, nsLabels) {
+		if r.SyncTo == configv1alpha1.SyncToGit && r.Selects(resource, obj, nsLabels) {
 			s.create = s.create || r.Allows("CREATE")
 			s.update = s.update || r.Allows("UPDATE")
 			s.delete = s.delete || r.Allows("DELETE")
@@ -123,5 +132,6 @@ func (t *target) claimedInGit(ctx context.Context, src *Source, scope, p string)
 	if obj.GetNamespace() == "" {
 		obj.SetNamespace(ns)
 	}
-	return selectFor(src.Rules, src.Resource.Resource, obj, nsLabels).claimed
+	sel := selectFor(src.Rules, src.Resource.Resource, obj, nsLabels)
+	return sel.claimed || sel.split != nil // a split object's file is edited field by field, never replaced
 }

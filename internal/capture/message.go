@@ -32,6 +32,8 @@ type commitInfo struct {
 	NoLongerSelected bool
 	// Cluster names the cluster in made-up addresses.
 	Cluster string
+	// Fields are the fields a field-level change edited in the file, as paths.
+	Fields []string
 }
 
 // message is a commit message: a subject a person reads in `git log --oneline`, and trailers that
@@ -70,6 +72,10 @@ func message(c commitInfo) string {
 	fmt.Fprintf(&b, "Kubernetes-Timestamp: %s\n", c.When.UTC().Format(time.RFC3339))
 	if c.Coalesced > 1 {
 		fmt.Fprintf(&b, "Kubernetes-Coalesced-Changes: %d\n", c.Coalesced)
+	}
+	// One trailer per field: a pointer may hold any character but a line break.
+	for _, f := range c.Fields {
+		fmt.Fprintf(&b, "Kubernetes-Fields: %s\n", oneLine(f))
 	}
 	seen := map[string]bool{}
 	if c.User != nil {

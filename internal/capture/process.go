@@ -125,6 +125,9 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 	if sel.claimed {
 		return time.Time{}, nil // another direction's object: its file is never written or removed here
 	}
+	if sel.split != nil {
+		return t.processSplit(ctx, path, folder, src, c, sel, sensitive)
+	}
 	deletable := false
 	for _, r := range src.Rules {
 		deletable = deletable || (r.Captures() && r.Allows(configv1alpha1.OperationDelete))
@@ -178,7 +181,12 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 		}
 		op.Delete, info.NoLongerSelected = true, true
 	}
+	return t.commitChange(ctx, path, c, op, info)
+}
 
+// commitChange commits op for change c once its author is known, or says until when it waits
+// for the author. path is the change's queue key, op.Path the file it writes.
+func (t *target) commitChange(ctx context.Context, path string, c *change, op gitwriter.FileOp, info commitInfo) (time.Time, error) {
 	now := t.p.opts.Clock.Now()
 	user, found := t.attribute(c)
 	if !found && now.Before(c.seen.Add(t.p.opts.AttributionWait)) {
@@ -200,19 +208,19 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 		Ops: []gitwriter.FileOp{op}, Author: author(info.User, t.p.opts.Cluster, info.When), Message: message(info),
 	})
 	if err != nil {
-		return time.Time{}, fmt.Errorf("committing %s %s: %w", string(c.op), path, err)
+		return time.Time{}, fmt.Errorf("committing %s %s: %w", string(c.op), op.Path, err)
 	}
 	if op.Delete {
-		delete(t.known, path)
-		delete(t.plainKnown, path)
+		delete(t.known, op.Path)
+		delete(t.plainKnown, op.Path)
 	} else {
-		t.known[path] = gitwriter.BlobHash(op.Data)
-		t.settlePlain(path)
+		t.known[op.Path] = gitwriter.BlobHash(op.Data)
+		t.settlePlain(op.Path)
 	}
 	t.p.opts.Metrics.commitLatency(t.p.opts.Clock.Since(c.seen))
 	if res.Changed {
 		t.p.opts.Metrics.committed(t.name, "change")
-		t.log.V(1).Info("Committed change", "operation", c.op, "path", path, "user", info.authorName(), "commit", res.Commit)
+		t.log.V(1).Info("Committed change", "operation", c.op, "path", op.Path, "user", info.authorName(), "commit", res.Commit)
 		t.setStatus(func(s *Status) { s.LastCommit = res.Commit })
 	}
 	return time.Time{}, nil

@@ -54,6 +54,7 @@ type target struct {
 	// Owned by the worker goroutine.
 	writer *gitwriter.Writer
 	known  map[string]plumbing.Hash // what the branch holds below the folder, as far as we know
+	index  map[string]indexedFile   // the objects of files outside the layout, for field-level edits
 	// plainKnown is, for encrypted files, the hash of the plaintext the branch holds;
 	// pendingPlain what the last encryption was of, until it is committed.
 	plainKnown, pendingPlain map[string][32]byte
@@ -75,6 +76,7 @@ func newTarget(p *Pipeline, plan Plan) *target {
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		known:   map[string]plumbing.Hash{},
+		index:   map[string]indexedFile{},
 
 		plainKnown: map[string][32]byte{}, pendingPlain: map[string][32]byte{},
 	}

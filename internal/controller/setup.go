@@ -1,6 +1,7 @@
 package controller
 
 import (
+
 	"context"
 	"fmt"
 	"time"
@@ -17,6 +18,7 @@ import (
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/apply"
 	"github.com/gitops-reverser/gitops-reverser/internal/capture"
+	"github.com/gitops-reverser/gitops-reverser/internal/fields"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 	"github.com/gitops-reverser/gitops-reverser/internal/manifest"
 	"github.com/gitops-reverser/gitops-reverser/internal/watch"
@@ -136,7 +138,8 @@ func newDirections(mgr ctrl.Manager, opts Options, writerChanged func(gitwriter.
 		Cluster:         opts.Cluster,
 		Resync:          opts.Resync,
 		Sensitive:       opts.Sensitive,
-		Log:             ctrl.Log.WithName("pipeline"),
+		Keys:            fields.SchemeKeys(mgr.GetScheme()),
+		Log:             ctrl.Log.WithName("capture"),
 		Metrics:         pipelineMetrics,
 		// Waiting for room in the queue holds nothing up, and no target's status event is dropped.
 		OnStatus: targetChanged,

@@ -270,3 +270,22 @@ func Remove(obj map[string]any, path Path) bool {
 	}
 	return true
 }
+
+// DeepCopyValue copies a decoded JSON value, so that two objects never share a map or list.
+func DeepCopyValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = DeepCopyValue(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = DeepCopyValue(x)
+		}
+		return out
+	}
+	return v
+}

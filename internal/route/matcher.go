@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/fields"
 )
 
 // Scope is where a rule's namespaced objects may live.
@@ -34,6 +35,8 @@ type Matcher struct {
 	SyncTo configv1alpha1.SyncDirection
 	// Filters are the fields the rule claims; empty claims the whole object.
 	Filters []string
+	// Pointers are Filters compiled.
+	Pointers []fields.Pointer
 	// Origin names the rule for people: `WatchRule default/apps rules[1]`.
 	Origin string
 	// Account is the ServiceAccount (`namespace/name`) the rule's objects are applied as;
@@ -48,6 +51,13 @@ func Compile(rule configv1alpha1.ResourceRule, scope Scope) (*Matcher, error) {
 		SyncTo: rule.SyncTo, Filters: slices.Clone(rule.Filters)}
 	if m.SyncTo == "" {
 		m.SyncTo = configv1alpha1.SyncToGit
+	}
+	for _, f := range rule.Filters {
+		p, err := fields.ParsePointer(f)
+		if err != nil {
+			return nil, err
+		}
+		m.Pointers = append(m.Pointers, p)
 	}
 	for _, op := range rule.Operations {
 		if op == configv1alpha1.OperationAll {
@@ -171,4 +181,36 @@ func controlled(obj *unstructured.Unstructured) bool {
 	return slices.ContainsFunc(obj.GetOwnerReferences(), func(r metav1.OwnerReference) bool {
 		return r.Controller != nil && *r.Controller
 	})
+}
+
+// Ownership splits an object's fields between the directions by the rules that select it, in
+// order.
+func Ownership(rules []*Matcher, resource string, obj *unstructured.Unstructured, nsLabels map[string]string) fields.Ownership {
+	var selecting []fields.Rule
+	for _, r := range rules {
+		if r.Selects(resource, obj, nsLabels) {
+			selecting = append(selecting, fields.Rule{Direction: fields.Direction(r.SyncTo), Filters: r.Pointers, Origin: r.Origin})
+		}
+	}
+	return fields.Own(selecting)
+}
+
+// AppliesFields reports whether the rule applies anything from Git: whole objects, or the fields
+// its filters claim.
+func (m *Matcher) AppliesFields() bool { return m.SyncTo == configv1alpha1.SyncToKubernetes }
+
+// ApplyingRule is the rule that applies an object's fields from Git (the first selecting
+// syncTo: kubernetes rule), or nil when no field of it goes that way; whole reports that the
+// object itself is the apply side's: created, and pruned, by it.
+func ApplyingRule(rules []*Matcher, resource string, obj *unstructured.Unstructured, nsLabels map[string]string) (m *Matcher, own fields.Ownership, whole bool) {
+	own = Ownership(rules, resource, obj, nsLabels)
+	if !own.Has(fields.ToKubernetes) {
+		return nil, own, false
+	}
+	for _, r := range rules {
+		if r.AppliesFields() && r.Selects(resource, obj, nsLabels) {
+			return r, own, own.Rest == fields.ToKubernetes
+		}
+	}
+	return nil, own, false
 }

@@ -1,0 +1,170 @@
+package capture
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/fields"
+	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
+	"github.com/gitops-reverser/gitops-reverser/internal/manifest"
+)
+
+// An object split between the directions by filters has one file in Git, which both sides share:
+// this side edits only the fields its rules claim, in place, wherever the file is in the folder,
+// and writes a whole file only for an object Git does not hold yet and whose other fields are no
+// rule's (git-controller's "only changes to annotations": the create is written whole).
+
+// identity is what names an object in a file.
+type identity struct {
+	group, kind, namespace, name string
+}
+
+func identityOf(obj map[string]any, defaultNamespace string) identity {
+	u := unstructured.Unstructured{Object: obj}
+	ns := u.GetNamespace()
+	if ns == "" {
+		ns = defaultNamespace
+	}
+	return identity{group: u.GroupVersionKind().Group, kind: u.GetKind(), namespace: ns, name: u.GetName()}
+}
+
+// indexedFile is a file of the folder outside our layout, as last read: which objects it holds.
+type indexedFile struct {
+	blob plumbing.Hash
+	ids  []identity
+}
+
+// locate finds the file and document that hold obj: its layout path first, then any other
+// manifest of the folder (read once per blob).
+func (t *target) locate(ctx context.Context, folder, path string, obj *unstructured.Unstructured, namespaced bool) (string, []byte, manifest.Document, bool, error) {
+	defaultNS := ""
+	if namespaced {
+		t.mu.Lock()
+		defaultNS = t.current.Target.Namespace
+		t.mu.Unlock()
+	}
+	want := identityOf(obj.Object, obj.GetNamespace())
+	find := func(p string) ([]byte, manifest.Document, bool, error) {
+		data, ok, err := t.writer.Read(ctx, p)
+		if err != nil || !ok {
+			return nil, manifest.Document{}, false, err
+		}
+		for _, d := range manifest.Documents(data) {
+			if identityOf(d.Object, defaultNS) == want {
+				return data, d, true, nil
+			}
+		}
+		return data, manifest.Document{}, false, nil
+	}
+	if _, ok := t.known[path]; ok {
+		if data, doc, found, err := find(path); err != nil || found {
+			return path, data, doc, found, err
+		}
+	}
+	for p, blob := range t.known {
+		if p == path || !manifestFile(p) || strings.HasSuffix(p, ".sops.yaml") {
+			continue
+		}
+		if _, _, inLayout := layoutPath(folder, p); inLayout {
+			continue // a layout file holds the object its path names
+		}
+		entry, ok := t.index[p]
+		if !ok || entry.blob != blob {
+			data, ok, err := t.writer.Read(ctx, p)
+			if err != nil {
+				return "", nil, manifest.Document{}, false, fmt.Errorf("reading %s: %w", p, err)
+			}
+			entry = indexedFile{blob: blob}
+			if ok {
+				for _, d := range manifest.Documents(data) {
+					entry.ids = append(entry.ids, identityOf(d.Object, defaultNS))
+				}
+			}
+			t.index[p] = entry
+		}
+		for _, id := range entry.ids {
+			if id == want {
+				data, doc, found, err := find(p)
+				return p, data, doc, found, err
+			}
+		}
+	}
+	return "", nil, manifest.Document{}, false, nil
+}
+
+// identityFields never change in place: a file may leave the namespace to its folder.
+func identityField(p fields.Path) bool {
+	s := p.String()
+	return s == "/apiVersion" || s == "/kind" || s == "/metadata/name" || s == "/metadata/namespace"
+}
+
+// processSplit commits the change of an object only some of whose fields are this side's.
+func (t *target) processSplit(ctx context.Context, path, folder string, src *Source, c *change, sel selection, sensitive bool) (time.Time, error) {
+	if sensitive {
+		return time.Time{}, nil // encrypted files are not edited field by field (docs/configuration.md)
+	}
+	own := *sel.split
+	allowed := map[configv1alpha1.OperationType]bool{
+		configv1alpha1.OperationCreate: sel.create, configv1alpha1.OperationUpdate: sel.update, configv1alpha1.OperationDelete: sel.delete,
+	}[c.op]
+	if !allowed {
+		return time.Time{}, nil
+	}
+	namespaced := c.obj.GetNamespace() != ""
+	file, data, doc, found, err := t.locate(ctx, folder, path, c.obj, namespaced)
+	if err != nil {
+		return time.Time{}, err
+	}
+	info := commitInfo{
+		Operation: string(c.op), Resource: src.Resource, Namespace: c.obj.GetNamespace(), Name: c.obj.GetName(),
+		ResourceVersion: c.obj.GetResourceVersion(), Cluster: t.p.opts.Cluster,
+	}
+	var op gitwriter.FileOp
+	switch {
+	case c.op == configv1alpha1.OperationDelete:
+		// Only where this side owns the object itself, and only its own layout file.
+		if !found || own.Rest != fields.ToGit || file != path {
+			return time.Time{}, nil
+		}
+		op = gitwriter.FileOp{Path: path, Delete: true}
+	case !found:
+		if own.Rest == fields.ToKubernetes {
+			return time.Time{}, nil // the applying side's object: Git has it, or it is not ours
+		}
+		rendered, err := render(c.obj)
+		if err != nil {
+			return time.Time{}, err
+		}
+		op = gitwriter.FileOp{Path: path, Data: rendered}
+	default:
+		live := manifest.Sanitize(c.obj).Object
+		walker := fields.Walker{GVK: c.obj.GroupVersionKind(), Keys: t.p.opts.Keys}
+		var changes []manifest.FieldChange
+		for _, p := range own.Changed(walker, doc.Object, live, fields.ToGit) {
+			if identityField(p) {
+				continue
+			}
+			if v, ok := fields.Get(live, p); ok {
+				changes = append(changes, manifest.FieldChange{Path: p, Value: v})
+			} else {
+				changes = append(changes, manifest.FieldChange{Path: p, Remove: true})
+			}
+			info.Fields = append(info.Fields, p.String())
+		}
+		if len(changes) == 0 {
+			return time.Time{}, nil // no field of this side changed
+		}
+		edited, err := manifest.EditDocument(data, doc, changes)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("editing %s: %w", file, err)
+		}
+		op = gitwriter.FileOp{Path: file, Data: edited}
+	}
+	return t.commitChange(ctx, path, c, op, info)
+}

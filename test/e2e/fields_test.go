@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/testenv/gitserver"
+)
+
+const webFile = "live-cluster/apps/web.yaml"
+
+const web = `# the web front end: images follow the cluster, the rest follows Git
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: app
+        image: registry.example/app:1.0 # set by the image updater
+      - name: sidecar
+        image: registry.example/proxy:1.0
+`
+
+// splitRule: the images of Deployments go to Git, everything else comes from Git.
+const splitRule = `apiVersion: configbutler.ai/v1alpha1
+kind: WatchRule
+metadata:
+  name: split-web
+spec:
+  targetRef:
+    name: to-folder-live-cluster
+  rules:
+    - apiGroups: [apps]
+      resources: [deployments]
+      filters: [/spec/template/spec/containers/*/image]
+      syncTo: git
+    - apiGroups: [apps]
+      resources: [deployments]
+      syncTo: kubernetes
+`
+
+// The flagship: one Deployment whose images flow cluster → Git and whose other fields flow
+// Git → cluster.
+func TestFieldsSplitADeploymentBetweenGitAndTheCluster(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(30 * time.Second)
+	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	const ns = "split"
+	repo := gitserver.NewSSHRepo(t, "split")
+	runOperator(t, "admission", t.TempDir())
+	quickStart(t, ns, repo)
+	kubectl(t, "", "create", "role", "deployers", "-n", ns, "--verb=*", "--resource=deployments.apps,deployments.apps/scale")
+	kubectl(t, "", "create", "rolebinding", "deployers", "-n", ns, "--role=deployers", "--user=image-bot", "--user=alice")
+	get := func(jsonpath string) func() string {
+		return func() string {
+			out, _ := cluster.Kubectl(t.Context(), cluster.Kubeconfig, "", "get", "deployment", "web", "-n", ns, "-o", "jsonpath="+jsonpath)
+			return out
+		}
+	}
+	images := get(`{range .spec.template.spec.containers[*]}{.name}={.image} {end}`)
+	inGit := func() string { return gitserver.Git(t, repo.Dir, "show", branch+":"+webFile) + "\n" }
+	operatorCommits := func() []commit {
+		var out []commit
+		for _, c := range commits(t, repo) {
+			if strings.HasPrefix(c.Subject, "[") && !strings.HasPrefix(c.Subject, "[RECONCILE]") {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+
+	gitserver.PushFiles(t, repo.Dir, branch, "the web front end", map[string]string{webFile: web})
+	kubectl(t, splitRule, "apply", "-n", ns, "-f", "-")
+	g.Eventually(images).Should(Equal("app=registry.example/app:1.0 sidecar=registry.example/proxy:1.0 "))
+	g.Expect(get("{.spec.replicas}")()).To(Equal("2"))
+	before := len(operatorCommits())
+
+	// The image updater changes one image: one commit by it, one line of the file.
+	kubectlAs(t, cluster.Kubeconfig, "", "set", "image", "deployment/web", "app=registry.example/app:1.1", "-n", ns, "--as", "image-bot")
+	g.Eventually(func() []commit { return operatorCommits()[before:] }).Should(HaveLen(1))
+	c := operatorCommits()[before]
+	g.Expect(c.Subject).To(Equal("[UPDATE] deployments.apps split/web"))
+	g.Expect(c.AuthorName).To(Equal("image-bot"))
+	g.Expect(c.Trailers).To(HaveKeyWithValue("Kubernetes-Fields", "/spec/template/spec/containers/app/image"))
+	g.Expect(inGit()).To(Equal(strings.Replace(web, "app:1.0 #", "app:1.1 #", 1)), "one line changed, the comment kept")
+	g.Consistently(images).WithTimeout(2 * time.Second).Should(Equal("app=registry.example/app:1.1 sidecar=registry.example/proxy:1.0 "))
+
+	// A person scales by hand: put back, no commit.
+	kubectlAs(t, cluster.Kubeconfig, "", "scale", "deployment/web", "--replicas=5", "-n", ns, "--as", "alice")
+	g.Eventually(get("{.spec.replicas}")).Should(Equal("2"))
+
+	// Git changes replicas: applied, the images stay as the cluster has them.
+	gitserver.PushFiles(t, repo.Dir, branch, "three", map[string]string{webFile: strings.Replace(inGit(), "replicas: 2", "replicas: 3", 1)})
+	kubectl(t, "", "annotate", "--overwrite", "gittarget", "to-folder-live-cluster", "-n", ns, "configbutler.ai/reconcile-requested-at=three")
+	g.Eventually(get("{.spec.replicas}")).Should(Equal("3"))
+	g.Expect(images()).To(Equal("app=registry.example/app:1.1 sidecar=registry.example/proxy:1.0 "))
+
+	// The containers reordered in Git: ownership stays with the names, nothing changes.
+	reordered := strings.Replace(inGit(), `      - name: app
+        image: registry.example/app:1.1 # set by the image updater
+      - name: sidecar
+        image: registry.example/proxy:1.0
+`, `      - name: sidecar
+        image: registry.example/proxy:1.0
+      - name: app
+        image: registry.example/app:1.1 # set by the image updater
+`, 1)
+	g.Expect(reordered).NotTo(Equal(inGit()))
+	gitserver.PushFiles(t, repo.Dir, branch, "reordered", map[string]string{webFile: reordered})
+	kubectl(t, "", "annotate", "--overwrite", "gittarget", "to-folder-live-cluster", "-n", ns, "configbutler.ai/reconcile-requested-at=reordered")
+	g.Eventually(func() string {
+		out, _ := cluster.Kubectl(t.Context(), cluster.Kubeconfig, "", "get", "gittarget", "to-folder-live-cluster", "-n", ns,
+			"-o", "jsonpath={.status.lastAppliedRevision}")
+		return out
+	}).Should(Equal(gitserver.Git(t, repo.Dir, "rev-parse", branch)))
+	g.Expect(get(`{.spec.template.spec.containers[?(@.name=="app")].image}`)()).To(Equal("registry.example/app:1.1"))
+
+	// Quiet now: no commit but image-bot's, and nothing keeps writing the Deployment.
+	rv := get("{.metadata.resourceVersion}")()
+	g.Consistently(get("{.metadata.resourceVersion}")).WithTimeout(3 * time.Second).Should(Equal(rv))
+	g.Expect(operatorCommits()[before:]).To(HaveLen(1))
+	g.Expect(inGit()).To(Equal(reordered))
+}
