@@ -2,6 +2,7 @@ package capture
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -118,6 +119,12 @@ func (t *target) processSplit(ctx context.Context, path, folder string, src *Sou
 	}
 	namespaced := c.obj.GetNamespace() != ""
 	file, data, doc, found, err := t.locate(ctx, folder, path, c.obj, namespaced)
+	if errors.Is(err, gitwriter.ErrDropped) && own.Rest != fields.ToKubernetes {
+		// Written whole by this writer before its rules split it, and no longer held: written
+		// whole once more, from the cluster, after which it is kept and edited field by field.
+		t.log.Info("Rewriting a file whole that was written before its rules split the object", "path", path)
+		file, found, err = "", false, nil
+	}
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -141,7 +148,7 @@ func (t *target) processSplit(ctx context.Context, path, folder string, src *Sou
 		if err != nil {
 			return time.Time{}, err
 		}
-		op = gitwriter.FileOp{Path: path, Data: rendered}
+		op = gitwriter.FileOp{Path: path, Data: rendered, Keep: true}
 	default:
 		live := manifest.Sanitize(c.obj).Object
 		walker := fields.Walker{GVK: c.obj.GroupVersionKind(), Keys: t.p.opts.Keys}
@@ -164,7 +171,7 @@ func (t *target) processSplit(ctx context.Context, path, folder string, src *Sou
 		if err != nil {
 			return time.Time{}, fmt.Errorf("editing %s: %w", file, err)
 		}
-		op = gitwriter.FileOp{Path: file, Data: edited}
+		op = gitwriter.FileOp{Path: file, Data: edited, Keep: true}
 	}
 	return t.commitChange(ctx, path, c, op, info)
 }

@@ -13,6 +13,10 @@ type FileOp struct {
 	Path   string
 	Data   []byte
 	Delete bool
+	// Keep keeps Data readable (Read) after it is pushed: it is written to the local repository
+	// on disk too, not only to the in-memory overlay that a push empties. For files that both
+	// directions read and edit, such as those of objects split field by field.
+	Keep bool
 }
 
 // Signature is a name, an email and a time, as written in a commit.

@@ -31,6 +31,11 @@ func (w *Writer) commitChange(ch Change) (Result, error) {
 			if err := w.putObject(blob); err != nil {
 				return Result{}, err
 			}
+			if op.Keep {
+				if _, err := w.store.Storage.SetEncodedObject(blob); err != nil {
+					return Result{}, fmt.Errorf("keeping %s: %w", op.Path, err)
+				}
+			}
 			ops[i].blob = blob.Hash()
 		}
 	}

@@ -304,3 +304,24 @@ func TestBigFoldersTravelAsTreeDeltas(t *testing.T) {
 	g.Expect(gitCLI(t, remote.Dir, "show", "main:live/default/configmaps/cm-1999.yaml")).To(Equal("data:\n  key: 1999"))
 	g.Expect(lines(gitCLI(t, remote.Dir, "ls-tree", "-r", "--name-only", "main"))).To(HaveLen(2000))
 }
+
+// Content a Writer made is dropped from memory once pushed, unless the change asked to keep it.
+func TestKeptContentStaysReadableAfterThePush(t *testing.T) {
+	g := NewWithT(t)
+	remote := newSSHRemote(t)
+	w := startSynced(t, remote.config(t, "main"))
+	dropped, kept := configMapChange(alice, 1, "dropped"), configMapChange(alice, 2, "kept")
+	kept.Ops[0].Keep = true
+	for _, c := range []Change{dropped, kept} {
+		_, err := w.Commit(t.Context(), c)
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	g.Expect(w.Flush(t.Context())).To(Succeed())
+	_, _, err := w.Read(t.Context(), dropped.Ops[0].Path)
+	g.Expect(err).To(MatchError(ErrDropped))
+	data, ok, err := w.Read(t.Context(), kept.Ops[0].Path)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(ok).To(BeTrue())
+	g.Expect(data).To(Equal(kept.Ops[0].Data))
+	g.Expect(gitCLI(t, remote.Dir, "show", "main:"+kept.Ops[0].Path)+"\n").To(Equal(string(kept.Ops[0].Data)))
+}

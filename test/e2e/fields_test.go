@@ -132,3 +132,77 @@ func TestFieldsSplitADeploymentBetweenGitAndTheCluster(t *testing.T) {
 	g.Expect(operatorCommits()[before:]).To(HaveLen(1))
 	g.Expect(inGit()).To(Equal(reordered))
 }
+
+// git-controller's example: filters: ["/metadata/annotations"] with syncTo: git. A create is
+// written whole; afterwards only annotation changes make commits, and only the annotations
+// change in the file.
+func TestAnnotationsOnlyRuleCommitsOnlyAnnotations(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(30 * time.Second)
+	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	const ns = "annotations"
+	repo := gitserver.NewSSHRepo(t, "annotations")
+	runOperator(t, "admission", t.TempDir())
+	quickStart(t, ns, repo)
+	kubectl(t, `apiVersion: configbutler.ai/v1alpha1
+kind: WatchRule
+metadata:
+  name: annotations-only
+spec:
+  targetRef:
+    name: to-folder-live-cluster
+  rules:
+    - resources: [services]
+      filters: ["/metadata/annotations"]
+      syncTo: git
+`, "apply", "-n", ns, "-f", "-")
+	const file = "live-cluster/annotations/services/web.yaml"
+	inGit := func() string { return gitserver.Git(t, repo.Dir, "show", branch+":"+file) + "\n" }
+
+	kubectl(t, "", "create", "service", "clusterip", "web", "--tcp=80:8080", "-n", ns)
+	created := eventuallyOneCommit(t, repo, "[CREATE] services annotations/web")
+	g.Expect(created.Trailers).NotTo(HaveKey("Kubernetes-Fields"))
+	whole := inGit()
+	g.Expect(whole).To(ContainSubstring("targetPort: 8080"))
+
+	kubectl(t, "", "label", "service", "web", "tier=front", "-n", ns)
+	kubectl(t, "", "patch", "service", "web", "-n", ns, "--type=merge", "-p", `{"spec":{"sessionAffinity":"ClientIP"}}`)
+	g.Consistently(func() []commit { return withSubject(t, repo, "[UPDATE] services annotations/web") }).
+		WithTimeout(3 * time.Second).Should(BeEmpty())
+
+	kubectl(t, "", "annotate", "service", "web", "example.com/owner=team-a", "-n", ns)
+	updated := eventuallyOneCommit(t, repo, "[UPDATE] services annotations/web")
+	g.Expect(updated.Trailers).To(HaveKeyWithValue("Kubernetes-Fields", "/metadata/annotations/example.com~1owner"))
+	removed, added := lineDiff(whole, inGit())
+	g.Expect(removed).To(BeEmpty())
+	g.Expect(added).To(Equal([]string{"  annotations:", "    example.com/owner: team-a"}))
+	g.Expect(inGit()).NotTo(ContainSubstring("tier"))
+	g.Expect(inGit()).NotTo(ContainSubstring("ClientIP"))
+}
+
+// lineDiff is the lines only a has and the lines only b has, in order.
+func lineDiff(a, b string) (onlyA, onlyB []string) {
+	count := map[string]int{}
+	for _, l := range strings.Split(b, "\n") {
+		count[l]++
+	}
+	for _, l := range strings.Split(a, "\n") {
+		if count[l] > 0 {
+			count[l]--
+		} else {
+			onlyA = append(onlyA, l)
+		}
+	}
+	seen := map[string]int{}
+	for _, l := range strings.Split(a, "\n") {
+		seen[l]++
+	}
+	for _, l := range strings.Split(b, "\n") {
+		if seen[l] > 0 {
+			seen[l]--
+		} else {
+			onlyB = append(onlyB, l)
+		}
+	}
+	return onlyA, onlyB
+}
