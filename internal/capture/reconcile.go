@@ -29,6 +29,9 @@ type desiredFile struct {
 	create, update bool
 	// keep: the branch already holds this object's encrypted file for the same plaintext.
 	keep bool
+	// fieldLevel: the file of an object split between the directions, edited field by field;
+	// written though another direction claims it, and kept readable.
+	fieldLevel bool
 }
 
 // reconcileNow makes the folder equal to the selected objects with one commit by the operator.
@@ -125,6 +128,7 @@ func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, pla
 		want[path.Join(folder, secrets.ConfigFile)] = desiredFile{data: secrets.CreationRules(*plan.Encryption), create: true, update: true}
 	}
 	deletable := map[string]bool{}
+	edits := map[string][]byte{} // files of split objects, as edited so far
 	for key, src := range sources {
 		gr := src.Resource.GroupResource()
 		dir := manifest.ResourceDir(gr)
@@ -150,6 +154,20 @@ func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, pla
 				continue
 			}
 			sel := selectFor(src.Rules, gr.Resource, obj, nsLabels)
+			if sel.split != nil && !sensitive {
+				p, err := objectPath(folder, src, obj, false)
+				if err != nil {
+					return nil, nil, err
+				}
+				whole, err := t.reconcileSplit(ctx, folder, p, obj, sel, edits)
+				if err != nil {
+					return nil, nil, err
+				}
+				if whole != nil {
+					want[p] = desiredFile{data: whole, create: true, fieldLevel: true}
+				}
+				continue
+			}
 			if !sel.captured {
 				continue // unselected, or another direction's (diff leaves its file alone)
 			}
@@ -169,6 +187,9 @@ func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, pla
 			}
 			want[p] = d
 		}
+	}
+	for p, data := range edits {
+		want[p] = desiredFile{data: data, update: true, fieldLevel: true}
 	}
 	return want, deletable, nil
 }
@@ -190,7 +211,9 @@ func (t *target) diff(ctx context.Context, plan Plan, files map[string]plumbing.
 		cur, exists := files[p]
 		switch {
 		case !exists && d.create:
-			ops = append(ops, gitwriter.FileOp{Path: p, Data: d.data})
+			ops = append(ops, gitwriter.FileOp{Path: p, Data: d.data, Keep: d.fieldLevel})
+		case exists && d.update && cur != gitwriter.BlobHash(d.data) && d.fieldLevel:
+			ops = append(ops, gitwriter.FileOp{Path: p, Data: d.data, Keep: true}) // only this side's fields changed
 		case exists && d.update && cur != gitwriter.BlobHash(d.data):
 			overwrites = append(overwrites, gitwriter.FileOp{Path: p, Data: d.data})
 		}

@@ -150,20 +150,7 @@ func (t *target) processSplit(ctx context.Context, path, folder string, src *Sou
 		}
 		op = gitwriter.FileOp{Path: path, Data: rendered, Keep: true}
 	default:
-		live := manifest.Sanitize(c.obj).Object
-		walker := fields.Walker{GVK: c.obj.GroupVersionKind(), Keys: t.p.opts.Keys}
-		var changes []manifest.FieldChange
-		for _, p := range own.Changed(walker, doc.Object, live, fields.ToGit) {
-			if identityField(p) {
-				continue
-			}
-			if v, ok := fields.Get(live, p); ok {
-				changes = append(changes, manifest.FieldChange{Path: p, Value: v})
-			} else {
-				changes = append(changes, manifest.FieldChange{Path: p, Remove: true})
-			}
-			info.Fields = append(info.Fields, p.String())
-		}
+		changes, names := fieldChanges(own, fields.Walker{GVK: c.obj.GroupVersionKind(), Keys: t.p.opts.Keys}, doc.Object, c.obj)
 		if len(changes) == 0 {
 			return time.Time{}, nil // no field of this side changed
 		}
@@ -171,7 +158,69 @@ func (t *target) processSplit(ctx context.Context, path, folder string, src *Sou
 		if err != nil {
 			return time.Time{}, fmt.Errorf("editing %s: %w", file, err)
 		}
+		info.Fields = names
 		op = gitwriter.FileOp{Path: file, Data: edited, Keep: true}
 	}
 	return t.commitChange(ctx, path, c, op, info)
+}
+
+// fieldChanges are the edits that give the file's object (inGit) the cluster's value of every
+// field this side claims, and the fields' paths.
+func fieldChanges(own fields.Ownership, w fields.Walker, inGit map[string]any, obj *unstructured.Unstructured) ([]manifest.FieldChange, []string) {
+	live := manifest.Sanitize(obj).Object
+	var changes []manifest.FieldChange
+	var names []string
+	for _, p := range own.Changed(w, inGit, live, fields.ToGit) {
+		if identityField(p) {
+			continue
+		}
+		if v, ok := fields.Get(live, p); ok {
+			changes = append(changes, manifest.FieldChange{Path: p, Value: v})
+		} else {
+			changes = append(changes, manifest.FieldChange{Path: p, Remove: true})
+		}
+		names = append(names, p.String())
+	}
+	return changes, names
+}
+
+// reconcileSplit is what a reconcile writes for a split object: its claimed fields edited into
+// its file (edits holds the files this reconcile already edited, and gets this one), or, for an
+// object Git does not hold and whose other fields are no rule's, its whole file at path.
+func (t *target) reconcileSplit(ctx context.Context, folder, path string, obj *unstructured.Unstructured, sel selection, edits map[string][]byte) (created []byte, err error) {
+	own := *sel.split
+	file, data, doc, found, err := t.locate(ctx, folder, path, obj, obj.GetNamespace() != "")
+	if errors.Is(err, gitwriter.ErrDropped) && own.Rest != fields.ToKubernetes {
+		found, err = false, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		if own.Rest == fields.ToKubernetes || !sel.create {
+			return nil, nil
+		}
+		return render(obj)
+	}
+	if edited, ok := edits[file]; ok {
+		data = edited
+		want := identityOf(doc.Object, "")
+		for _, d := range manifest.Documents(data) {
+			if identityOf(d.Object, "") == want {
+				doc = d
+			}
+		}
+	}
+	if !sel.update {
+		return nil, nil
+	}
+	changes, _ := fieldChanges(own, fields.Walker{GVK: obj.GroupVersionKind(), Keys: t.p.opts.Keys}, doc.Object, obj)
+	if len(changes) == 0 {
+		return nil, nil
+	}
+	if data, err = manifest.EditDocument(data, doc, changes); err != nil {
+		return nil, fmt.Errorf("editing %s: %w", file, err)
+	}
+	edits[file] = data
+	return nil, nil
 }

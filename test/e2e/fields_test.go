@@ -142,7 +142,8 @@ func TestAnnotationsOnlyRuleCommitsOnlyAnnotations(t *testing.T) {
 	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
 	const ns = "annotations"
 	repo := gitserver.NewSSHRepo(t, "annotations")
-	runOperator(t, "admission", t.TempDir())
+	workDir := t.TempDir()
+	first := runOperator(t, "admission", workDir)
 	quickStart(t, ns, repo)
 	kubectl(t, `apiVersion: configbutler.ai/v1alpha1
 kind: WatchRule
@@ -178,6 +179,20 @@ spec:
 	g.Expect(added).To(Equal([]string{"  annotations:", "    example.com/owner: team-a"}))
 	g.Expect(inGit()).NotTo(ContainSubstring("tier"))
 	g.Expect(inGit()).NotTo(ContainSubstring("ClientIP"))
+
+	// Changed while the operator is down: the reconcile at start edits the annotation, and only it.
+	first.Kill()
+	const reconciled = "[RECONCILE] annotations/to-folder-live-cluster: 1 written, 0 removed"
+	before := len(withSubject(t, repo, reconciled))
+	annotated := inGit()
+	kubectl(t, "", "annotate", "--overwrite", "service", "web", "example.com/owner=team-b", "-n", ns)
+	kubectl(t, "", "label", "--overwrite", "service", "web", "tier=back", "-n", ns)
+	runOperator(t, "admission", workDir)
+	g.Eventually(inGit).Should(ContainSubstring("team-b"))
+	removed, added = lineDiff(annotated, inGit())
+	g.Expect(removed).To(Equal([]string{"    example.com/owner: team-a"}))
+	g.Expect(added).To(Equal([]string{"    example.com/owner: team-b"}))
+	g.Expect(withSubject(t, repo, reconciled)).To(HaveLen(before + 1))
 }
 
 // lineDiff is the lines only a has and the lines only b has, in order.
