@@ -70,11 +70,37 @@ type ResourceRule struct {
 	// +optional
 	Filters []string `json:"filters,omitempty"`
 
+	// ExcludedWriters change the selected objects without it becoming a commit (syncTo: git),
+	// such as a GitOps tool that applies the same objects from its own repository.
+	// +optional
+	ExcludedWriters *ExcludedWriters `json:"excludedWriters,omitempty"`
+
 	// SyncTo is the direction: `git` writes the cluster's state to Git, `kubernetes` applies
 	// Git's state to the cluster.
 	// +kubebuilder:default=git
 	// +optional
 	SyncTo SyncDirection `json:"syncTo,omitempty"`
+}
+
+// ExcludedWriters name who may change objects without it being captured.
+type ExcludedWriters struct {
+	// Users as the API server names them, such as
+	// system:serviceaccount:flux-system:kustomize-controller: a change they make is not
+	// committed (this needs attribution, --attribution other than none).
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=253
+	// +listType=set
+	// +optional
+	Users []string `json:"users,omitempty"`
+
+	// FieldManagers, as managedFields name them (kustomize-controller, argocd-controller): the
+	// fields they own are never written to Git, by a change or by a reconcile; the file keeps
+	// what Git has for them.
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=128
+	// +listType=set
+	// +optional
+	FieldManagers []string `json:"fieldManagers,omitempty"`
 }
 
 // LabelSelector is a Kubernetes label selector. It is its own type, not metav1.LabelSelector, so

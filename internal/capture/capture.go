@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
@@ -59,6 +60,9 @@ type Options struct {
 	// OnStatus is called, on a goroutine of its own and at most about once a second per target,
 	// when a target's Status changed.
 	OnStatus func(types.NamespacedName)
+	// Live reads an object from the API server with its managedFields, for rules with excluded
+	// field managers; nil (nil, nil) when it is gone. Without it those rules exclude no field.
+	Live func(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, error)
 	// Keys identify list elements for field-level rules (fields.SchemeKeys); nil keys lists of
 	// objects by their name only.
 	Keys    fields.ListKeys

@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -40,6 +41,8 @@ type selection struct {
 	claimed bool
 	// allows are the operations the syncTo: git rules that select it count.
 	create, update, delete bool
+	// excludedUsers and excludedManagers are those of the syncTo: git rules that select it.
+	excludedUsers, excludedManagers []string
 }
 
 func selectFor(rules []*route.Matcher, resource string, obj *unstructured.Unstructured, nsLabels map[string]string) selection {
@@ -61,9 +64,38 @@ func selectFor(rules []*route.Matcher, resource string, obj *unstructured.Unstru
 			s.create = s.create || r.Allows("CREATE")
 			s.update = s.update || r.Allows("UPDATE")
 			s.delete = s.delete || r.Allows("DELETE")
+			s.excludedUsers = append(s.excludedUsers, r.ExcludedUsers...)
+			s.excludedManagers = append(s.excludedManagers, r.ExcludedManagers...)
 		}
 	}
 	return s
+}
+
+// exceptExcluded leaves out of the selection the fields that its excluded field managers own in
+// the cluster's copy of obj, read from the API server (the watch keeps no managedFields): an
+// object captured whole becomes one captured field by field, so those fields keep what Git has.
+func (t *target) exceptExcluded(ctx context.Context, src *Source, obj *unstructured.Unstructured, sel selection) (selection, error) {
+	if len(sel.excludedManagers) == 0 || t.p.opts.Live == nil || (!sel.captured && sel.split == nil) {
+		return sel, nil
+	}
+	live, err := t.p.opts.Live(ctx, src.Resource, obj.GetNamespace(), obj.GetName())
+	if err != nil {
+		return sel, fmt.Errorf("reading the managed fields of %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
+	}
+	if live == nil {
+		return sel, nil // gone: nothing it has is anybody's any more
+	}
+	except, err := fields.ManagedByAny(live.GetManagedFields(), sel.excludedManagers)
+	if err != nil || except.Empty() {
+		return sel, err
+	}
+	own := fields.Ownership{Rest: fields.ToGit}
+	if sel.split != nil {
+		own = *sel.split
+	}
+	own.Except = &except
+	sel.captured, sel.split = false, &own
+	return sel, nil
 }
 
 // layoutPath splits a file below folder into the namespace folder and resource folder of the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -122,6 +123,12 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 	if !excluded {
 		sel = selectFor(src.Rules, gr.Resource, c.obj, nsLabels)
 	}
+	if c.op != configv1alpha1.OperationDelete {
+		var err error
+		if sel, err = t.exceptExcluded(ctx, src, c.obj, sel); err != nil {
+			return time.Time{}, err
+		}
+	}
 	if sel.claimed {
 		return time.Time{}, nil // another direction's object: its file is never written or removed here
 	}
@@ -181,16 +188,21 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 		}
 		op.Delete, info.NoLongerSelected = true, true
 	}
-	return t.commitChange(ctx, path, c, op, info)
+	return t.commitChange(ctx, path, c, op, info, sel.excludedUsers)
 }
 
 // commitChange commits op for change c once its author is known, or says until when it waits
-// for the author. path is the change's queue key, op.Path the file it writes.
-func (t *target) commitChange(ctx context.Context, path string, c *change, op gitwriter.FileOp, info commitInfo) (time.Time, error) {
+// for the author. path is the change's queue key, op.Path the file it writes. A change by one of
+// the excluded users is not committed.
+func (t *target) commitChange(ctx context.Context, path string, c *change, op gitwriter.FileOp, info commitInfo, excluded []string) (time.Time, error) {
 	now := t.p.opts.Clock.Now()
 	user, found := t.attribute(c)
 	if !found && now.Before(c.seen.Add(t.p.opts.AttributionWait)) {
 		return c.seen.Add(t.p.opts.AttributionWait), nil
+	}
+	if found && slices.Contains(excluded, user.Name) {
+		t.log.V(1).Info("Not captured: the change was made by an excluded writer", "path", path, "user", user.Name)
+		return time.Time{}, nil
 	}
 	if found {
 		info.User = &user

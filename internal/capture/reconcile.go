@@ -154,6 +154,10 @@ func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, pla
 				continue
 			}
 			sel := selectFor(src.Rules, gr.Resource, obj, nsLabels)
+			sel, err := t.exceptExcluded(ctx, src, obj, sel)
+			if err != nil {
+				return nil, nil, err
+			}
 			if sel.split != nil && !sensitive {
 				p, err := objectPath(folder, src, obj, false)
 				if err != nil {

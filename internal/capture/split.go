@@ -144,8 +144,8 @@ func (t *target) processSplit(ctx context.Context, path, folder string, src *Sou
 		if own.Rest == fields.ToKubernetes {
 			return time.Time{}, nil // the applying side's object: Git has it, or it is not ours
 		}
-		rendered, err := render(c.obj)
-		if err != nil {
+		rendered, err := t.renderExcept(c.obj, own)
+		if err != nil || rendered == nil {
 			return time.Time{}, err
 		}
 		op = gitwriter.FileOp{Path: path, Data: rendered, Keep: true}
@@ -161,7 +161,7 @@ func (t *target) processSplit(ctx context.Context, path, folder string, src *Sou
 		info.Fields = names
 		op = gitwriter.FileOp{Path: file, Data: edited, Keep: true}
 	}
-	return t.commitChange(ctx, path, c, op, info)
+	return t.commitChange(ctx, path, c, op, info, sel.excludedUsers)
 }
 
 // fieldChanges are the edits that give the file's object (inGit) the cluster's value of every
@@ -200,7 +200,7 @@ func (t *target) reconcileSplit(ctx context.Context, folder, path string, obj *u
 		if own.Rest == fields.ToKubernetes || !sel.create {
 			return nil, nil
 		}
-		return render(obj)
+		return t.renderExcept(obj, own)
 	}
 	if edited, ok := edits[file]; ok {
 		data = edited
@@ -223,4 +223,28 @@ func (t *target) reconcileSplit(ctx context.Context, folder, path string, obj *u
 	}
 	edits[file] = data
 	return nil, nil
+}
+
+// renderExcept is obj's whole file without the fields excluded writers own; nil when nothing
+// but its name would be left (an object only such a writer made is not written at all).
+func (t *target) renderExcept(obj *unstructured.Unstructured, own fields.Ownership) ([]byte, error) {
+	if own.Except == nil || own.Except.Empty() {
+		return render(obj)
+	}
+	clean := manifest.Sanitize(obj)
+	w := fields.Walker{GVK: obj.GroupVersionKind(), Keys: t.p.opts.Keys}
+	left := 0
+	for _, l := range w.Leaves(clean.Object) {
+		switch {
+		case identityField(l.Path):
+		case own.Except.Owns(l.Path):
+			fields.Remove(clean.Object, l.Path)
+		default:
+			left++
+		}
+	}
+	if left == 0 {
+		return nil, nil
+	}
+	return manifest.Encode(clean)
 }

@@ -7,7 +7,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
@@ -139,6 +142,13 @@ func newDirections(mgr ctrl.Manager, opts Options, writerChanged func(gitwriter.
 		Resync:          opts.Resync,
 		Sensitive:       opts.Sensitive,
 		Keys:            fields.SchemeKeys(mgr.GetScheme()),
+		Live: func(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, error) {
+			obj, err := dyn.Resource(gvr).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return nil, nil
+			}
+			return obj, err
+		},
 		Log:             ctrl.Log.WithName("capture"),
 		Metrics:         pipelineMetrics,
 		// Waiting for room in the queue holds nothing up, and no target's status event is dropped.

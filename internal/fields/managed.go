@@ -3,6 +3,7 @@ package fields
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,6 +24,25 @@ func ManagedBy(entries []metav1.ManagedFieldsEntry, manager string, operation me
 		var t map[string]any
 		if err := json.Unmarshal(e.FieldsV1.Raw, &t); err != nil {
 			return Managed{}, fmt.Errorf("reading the managed fields of %s: %w", manager, err)
+		}
+		merge(m.tree, t)
+	}
+	return m, nil
+}
+
+// Empty reports whether nothing is owned.
+func (m Managed) Empty() bool { return len(m.tree) == 0 }
+
+// ManagedByAny returns what the given managers own (any operation), merged.
+func ManagedByAny(entries []metav1.ManagedFieldsEntry, managers []string) (Managed, error) {
+	m := Managed{tree: map[string]any{}}
+	for _, e := range entries {
+		if !slices.Contains(managers, e.Manager) || e.FieldsV1 == nil || e.Subresource != "" {
+			continue
+		}
+		var t map[string]any
+		if err := json.Unmarshal(e.FieldsV1.Raw, &t); err != nil {
+			return Managed{}, fmt.Errorf("reading the managed fields of %s: %w", e.Manager, err)
 		}
 		merge(m.tree, t)
 	}

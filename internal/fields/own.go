@@ -41,6 +41,8 @@ type Ownership struct {
 	// filters, or Unclaimed.
 	Rest       Direction
 	RestOrigin string
+	// Except are fields that excluded writers own: never written to Git, whatever claims them.
+	Except *Managed
 }
 
 // Own takes the rules that select an object, in order.
@@ -60,6 +62,9 @@ func Own(rules []Rule) Ownership {
 
 // Whole reports the direction of an object all of whose fields go one way.
 func (o Ownership) Whole() (Direction, bool) {
+	if o.Except != nil && !o.Except.Empty() && o.Has(ToGit) {
+		return "", false
+	}
 	for _, c := range o.Claims {
 		if c.Direction != o.Rest {
 			return "", false
@@ -83,12 +88,17 @@ func (o Ownership) Has(d Direction) bool {
 
 // Of is the direction of the field at p.
 func (o Ownership) Of(p Path) Direction {
+	d := o.Rest
 	for _, c := range o.Claims {
 		if c.Pointer.Covers(p) {
-			return c.Direction
+			d = c.Direction
+			break
 		}
 	}
-	return o.Rest
+	if d == ToGit && o.Except != nil && o.Except.Owns(p) {
+		return Unclaimed
+	}
+	return d
 }
 
 // Shadowed lists, for a rule set, the filters that an earlier rule's filter of the other direction

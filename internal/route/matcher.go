@@ -37,6 +37,8 @@ type Matcher struct {
 	Filters []string
 	// Pointers are Filters compiled.
 	Pointers []fields.Pointer
+	// ExcludedUsers and ExcludedManagers change objects without it being captured.
+	ExcludedUsers, ExcludedManagers []string
 	// Origin names the rule for people: `WatchRule default/apps rules[1]`.
 	Origin string
 	// Account is the ServiceAccount (`namespace/name`) the rule's objects are applied as;
@@ -51,6 +53,9 @@ func Compile(rule configv1alpha1.ResourceRule, scope Scope) (*Matcher, error) {
 		SyncTo: rule.SyncTo, Filters: slices.Clone(rule.Filters)}
 	if m.SyncTo == "" {
 		m.SyncTo = configv1alpha1.SyncToGit
+	}
+	if w := rule.ExcludedWriters; w != nil {
+		m.ExcludedUsers, m.ExcludedManagers = slices.Clone(w.Users), slices.Clone(w.FieldManagers)
 	}
 	for _, f := range rule.Filters {
 		p, err := fields.ParsePointer(f)

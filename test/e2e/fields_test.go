@@ -221,3 +221,63 @@ func lineDiff(a, b string) (onlyA, onlyB []string) {
 	}
 	return onlyA, onlyB
 }
+
+// The hybrid pattern: a GitOps tool applies the same ConfigMap from its own repository. Named as
+// an excluded writer (its user and its field manager), what it does makes no commit; what a person
+// changes by hand still does, and only that is written.
+func TestExcludedWritersMakeNoCommits(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(30 * time.Second)
+	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	const ns = "hybrid"
+	const tool = "system:serviceaccount:" + ns + ":kustomize-controller"
+	repo := gitserver.NewSSHRepo(t, "hybrid")
+	runOperator(t, "admission", t.TempDir())
+	quickStart(t, ns, repo)
+	kubectl(t, `apiVersion: configbutler.ai/v1alpha1
+kind: WatchRule
+metadata:
+  name: by-people
+spec:
+  targetRef:
+    name: to-folder-live-cluster
+  rules:
+    - resources: [configmaps]
+      labels:
+        matchLabels: {app: shop}
+      excludedWriters:
+        users: ["`+tool+`"]
+        fieldManagers: [kustomize-controller]
+`, "apply", "-n", ns, "-f", "-")
+	kubectl(t, "", "create", "role", "configs", "-n", ns, "--verb=*", "--resource=configmaps")
+	kubectl(t, "", "create", "rolebinding", "tool", "-n", ns, "--role=configs", "--serviceaccount="+ns+":kustomize-controller", "--user=alice")
+	byTool := func(color string) {
+		kubectlAs(t, cluster.Kubeconfig, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shop, labels: {app: shop}}\ndata: {color: "+color+"}\n",
+			"apply", "--server-side", "--field-manager=kustomize-controller", "-n", ns, "-f", "-", "--as", tool)
+	}
+	const file = "live-cluster/hybrid/configmaps/shop.yaml"
+	shopCommits := func() []commit {
+		var out []commit
+		for _, c := range commits(t, repo) {
+			if strings.HasSuffix(c.Subject, " configmaps hybrid/shop") {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+
+	byTool("blue")
+	byTool("green")
+	g.Consistently(shopCommits).WithTimeout(3 * time.Second).Should(BeEmpty())
+
+	kubectlAs(t, cluster.Kubeconfig, "", "patch", "configmap", "shop", "-n", ns, "--type=merge", "-p", `{"data":{"size":"large"}}`, "--as", "alice")
+	g.Eventually(shopCommits).Should(HaveLen(1))
+	g.Expect(shopCommits()[0].AuthorName).To(Equal("alice"))
+	inGit := gitserver.Git(t, repo.Dir, "show", branch+":"+file)
+	g.Expect(inGit).To(ContainSubstring("size: large"))
+	g.Expect(inGit).NotTo(ContainSubstring("color"), "the tool's field is its own repository's")
+
+	byTool("red")
+	g.Consistently(shopCommits).WithTimeout(3 * time.Second).Should(HaveLen(1))
+	g.Expect(gitserver.Git(t, repo.Dir, "show", branch+":"+file)).To(Equal(inGit))
+}
