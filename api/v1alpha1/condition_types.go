@@ -15,6 +15,9 @@ const (
 	// AppliedCondition reports the Git → cluster direction of a GitTarget: whether the manifests
 	// its syncTo: kubernetes rules select were applied.
 	AppliedCondition = "Applied"
+	// FiltersValidCondition is set on rules with filters: False when a filter can match no field
+	// of a resource it selects, or two rules' filters of opposite directions overlap.
+	FiltersValidCondition = "FiltersValid"
 )
 
 // Condition reasons. They are CamelCase, stable, and meant to be matched on by automation.
@@ -72,4 +75,11 @@ const (
 	ReasonOutsideScope = "OutsideScope"
 	// ReasonProgressing: the controller is working; Ready follows when it is done.
 	ReasonProgressing = "Progressing"
+	// ReasonFiltersValid: every filter can match, and none overlaps another direction's.
+	ReasonFiltersValid = "FiltersValid"
+	// ReasonFilterMatchesNothing: a filter names a field the resource's schema does not have.
+	ReasonFilterMatchesNothing = "FilterMatchesNothing"
+	// ReasonFiltersOverlap: filters of rules with opposite directions claim the same fields;
+	// the earlier rule wins there.
+	ReasonFiltersOverlap = "FiltersOverlap"
 )

@@ -55,8 +55,10 @@ func (r *ruleResolver) resolveInto(ctx context.Context, obj client.Object, statu
 	status.Resources = nil
 	seen := map[string]bool{}
 	var problems []string
+	perRule := make([][]configv1alpha1.ResolvedResource, len(ruleList))
 	for i, rule := range ruleList {
 		resolved, ps := rules.Resolve(rule, scopes[i], catalog)
+		perRule[i] = resolved
 		for _, res := range resolved {
 			key := fmt.Sprintf("%s/%s/%s/%s", res.Group, res.Version, res.Resource, res.SyncTo)
 			if !seen[key] {
@@ -69,6 +71,7 @@ func (r *ruleResolver) resolveInto(ctx context.Context, obj client.Object, statu
 		}
 	}
 	gen := obj.GetGeneration()
+	setFiltersValid(&status.Conditions, gen, r.Client.Scheme(), ruleList, perRule)
 	if serr := r.targetReady(ctx, target); serr != nil {
 		setReady(r.Recorder, obj, &status.Conditions, gen, false, serr.reason, serr.Error(), false)
 		return ctrl.Result{}, nil

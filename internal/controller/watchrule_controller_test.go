@@ -148,3 +148,43 @@ func TestAnInvalidLabelSelectorIsReported(t *testing.T) {
 	g.Eventually(watchRuleReady(t, ns, "bad-selector")).WithTimeout(30 * time.Second).
 		Should(MatchRegexp(`^False InvalidSelector: rule 1: compiling labels: .*bad key!`))
 }
+
+func TestFiltersThatMatchNothingOrOverlapAreReported(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	readyTarget(t, ns)
+	filtersValid := func(name string) func() string {
+		return func() string {
+			rule := &configv1alpha1.WatchRule{}
+			if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: name}, rule); err != nil {
+				return err.Error()
+			}
+			for _, c := range rule.Status.Conditions {
+				if c.Type == configv1alpha1.FiltersValidCondition {
+					return string(c.Status) + " " + c.Reason + ": " + c.Message
+				}
+			}
+			return "absent"
+		}
+	}
+	deployments := func(syncTo configv1alpha1.SyncDirection, filters ...string) configv1alpha1.ResourceRule {
+		return configv1alpha1.ResourceRule{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Filters: filters, SyncTo: syncTo}
+	}
+	createWatchRule(t, ns, "typo", "live", deployments(configv1alpha1.SyncToGit, "/spec/template/spec/containers/*/imag"),
+		deployments(configv1alpha1.SyncToKubernetes))
+	g.Eventually(filtersValid("typo")).WithTimeout(30 * time.Second).Should(Equal(
+		`False FilterMatchesNothing: rule 1: deployments: filter /spec/template/spec/containers/*/imag: Container has no field "imag" (at /spec/template/spec/containers/*/imag)`))
+	g.Eventually(watchRuleReady(t, ns, "typo")).Should(HavePrefix("True ResourcesResolved"))
+
+	createWatchRule(t, ns, "overlap", "live", deployments(configv1alpha1.SyncToGit, "/spec"),
+		deployments(configv1alpha1.SyncToKubernetes, "/spec/replicas"))
+	g.Eventually(filtersValid("overlap")).WithTimeout(30 * time.Second).Should(Equal(
+		"False FiltersOverlap: deployments.apps: filter /spec/replicas of rule 2 (syncTo: kubernetes) overlaps filter /spec of rule 1 (syncTo: git), which comes first and wins where they meet"))
+
+	createWatchRule(t, ns, "good", "live", deployments(configv1alpha1.SyncToGit, "/spec/template/spec/containers/*/image"),
+		deployments(configv1alpha1.SyncToKubernetes))
+	g.Eventually(filtersValid("good")).WithTimeout(30 * time.Second).Should(Equal("True FiltersValid: every filter can match a field"))
+	createWatchRule(t, ns, "none", "live", deployments(configv1alpha1.SyncToGit))
+	g.Eventually(watchRuleReady(t, ns, "none")).WithTimeout(30 * time.Second).Should(HavePrefix("True"))
+	g.Expect(filtersValid("none")()).To(Equal("absent"))
+}

@@ -204,3 +204,18 @@ func TestPointers(t *testing.T) {
 	g.Expect(pointers(t, "/metadata/labels")[0].Covers(path)).To(BeFalse())
 	g.Expect(pointers(t, "/metadata/annotations/x/y")[0].Reaches(path[:2])).To(BeTrue())
 }
+
+func TestFiltersAreCheckedAgainstTheKindsSchema(t *testing.T) {
+	g := NewWithT(t)
+	deploy := schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
+	for _, ok := range []string{"/spec/template/spec/containers/*/image", "/metadata/annotations", "/metadata/annotations/a~1b",
+		"/spec/replicas", "/spec/template/spec/containers/app/resources/limits/cpu", "/metadata/creationTimestamp", "/spec/*"} {
+		g.Expect(CheckPointer(clientgoscheme.Scheme, deploy, pointers(t, ok)[0])).To(Succeed(), ok)
+	}
+	g.Expect(CheckPointer(clientgoscheme.Scheme, deploy, pointers(t, "/spec/template/spec/containers/*/imag")[0])).To(
+		MatchError("filter /spec/template/spec/containers/*/imag: Container has no field \"imag\" (at /spec/template/spec/containers/*/imag)"))
+	g.Expect(CheckPointer(clientgoscheme.Scheme, deploy, pointers(t, "/spec/replicas/x")[0])).To(
+		MatchError("filter /spec/replicas/x: /spec/replicas is a value, it has no fields"))
+	widget := schema.GroupVersionKind{Group: "x", Version: "v1", Kind: "Widget"}
+	g.Expect(CheckPointer(clientgoscheme.Scheme, widget, pointers(t, "/anything/at/all")[0])).To(Succeed())
+}
