@@ -39,7 +39,9 @@ type Split struct {
 }
 
 // Whole reports whether the apply side owns the object itself: creates and prunes it.
-func (s Selected) Whole() bool { return s.Split == nil || s.Split.Ownership.Rest == fields.ToKubernetes }
+func (s Selected) Whole() bool {
+	return s.Split == nil || s.Split.Ownership.Rest == fields.ToKubernetes
+}
 
 // Scope answers what selection needs to know of the cluster.
 type Scope struct {

@@ -1,7 +1,6 @@
 package controller
 
 import (
-
 	"context"
 	"fmt"
 	"time"
@@ -149,8 +148,8 @@ func newDirections(mgr ctrl.Manager, opts Options, writerChanged func(gitwriter.
 			}
 			return obj, err
 		},
-		Log:             ctrl.Log.WithName("capture"),
-		Metrics:         pipelineMetrics,
+		Log:     ctrl.Log.WithName("capture"),
+		Metrics: pipelineMetrics,
 		// Waiting for room in the queue holds nothing up, and no target's status event is dropped.
 		OnStatus: targetChanged,
 	})

@@ -323,5 +323,5 @@ func TestKeptContentStaysReadableAfterThePush(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(ok).To(BeTrue())
 	g.Expect(data).To(Equal(kept.Ops[0].Data))
-	g.Expect(gitCLI(t, remote.Dir, "show", "main:"+kept.Ops[0].Path)+"\n").To(Equal(string(kept.Ops[0].Data)))
+	g.Expect(gitCLI(t, remote.Dir, "show", "main:"+kept.Ops[0].Path) + "\n").To(Equal(string(kept.Ops[0].Data)))
 }

@@ -218,4 +218,3 @@ func removeNode(n *kyaml.Node, path fields.Path) {
 		return
 	}
 }
-
