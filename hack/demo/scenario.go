@@ -28,7 +28,10 @@ func (d *demo) play(ctx context.Context) error {
 	if err := d.showHistory(ctx); err != nil {
 		return err
 	}
-	return d.gitToCluster(ctx)
+	if err := d.gitToCluster(ctx); err != nil {
+		return err
+	}
+	return d.fieldsSplit(ctx)
 }
 
 // quickStart applies the README's quick start as test/e2e does: the git-creds Secret made the
@@ -94,10 +97,10 @@ func (d *demo) changeConfigMaps(ctx context.Context) error {
 	if err := d.kubectl(ctx, "kubectl apply -f - # WatchRule secrets: resources [secrets]", stack.SecretsWatchRule, "apply", "-n", namespace, "-f", "-"); err != nil {
 		return err
 	}
-	heading("alice and bob (group team-a) may edit ConfigMaps and Secrets in " + namespace)
+	heading("alice, bob and image-bot (group team-a) may edit ConfigMaps, Secrets and Deployments in " + namespace)
 	// The built-in edit role is aggregated by kube-controller-manager, which does not run here.
 	for _, args := range [][]string{
-		{"create", "role", "team-a", "--verb=*", "--resource=configmaps,secrets"},
+		{"create", "role", "team-a", "--verb=*", "--resource=configmaps,secrets,deployments.apps,deployments.apps/scale"},
 		{"create", "rolebinding", "team-a", "--role=team-a", "--group=team-a"},
 	} {
 		if err := d.kubectl(ctx, "", "", args...); err != nil {

@@ -63,6 +63,27 @@ func (t *target) locate(ctx context.Context, folder, path string, obj *unstructu
 		}
 		return data, manifest.Document{}, false, nil
 	}
+	for attempt := 0; ; attempt++ {
+		file, data, doc, found, err := t.scan(ctx, folder, path, want, defaultNS, find)
+		now := t.p.opts.Clock.Now()
+		if err != nil || found || attempt > 0 || now.Sub(t.listed) < time.Second {
+			return file, data, doc, found, err
+		}
+		// Not where we last looked: the branch may have moved (a person's push, fetched by the
+		// applying side through the same writer). Look at its head once more, at most once a
+		// second, since objects that Git does not hold look here on every change.
+		t.listed = now
+		files, err := t.writer.Files(ctx, folder)
+		if err != nil {
+			return "", nil, manifest.Document{}, false, err
+		}
+		t.known = files
+	}
+}
+
+// scan looks for the object want in the files the target knows of.
+func (t *target) scan(ctx context.Context, folder, path string, want identity, defaultNS string,
+	find func(string) ([]byte, manifest.Document, bool, error)) (string, []byte, manifest.Document, bool, error) {
 	if _, ok := t.known[path]; ok {
 		if data, doc, found, err := find(path); err != nil || found {
 			return path, data, doc, found, err

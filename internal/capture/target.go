@@ -55,6 +55,7 @@ type target struct {
 	writer *gitwriter.Writer
 	known  map[string]plumbing.Hash // what the branch holds below the folder, as far as we know
 	index  map[string]indexedFile   // the objects of files outside the layout, for field-level edits
+	listed time.Time                // when locate last listed the folder
 	// plainKnown is, for encrypted files, the hash of the plaintext the branch holds;
 	// pendingPlain what the last encryption was of, until it is committed.
 	plainKnown, pendingPlain map[string][32]byte

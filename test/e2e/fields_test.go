@@ -80,8 +80,10 @@ func TestFieldsSplitADeploymentBetweenGitAndTheCluster(t *testing.T) {
 		return out
 	}
 
-	gitserver.PushFiles(t, repo.Dir, branch, "the web front end", map[string]string{webFile: web})
+	// The rule first, then the file: capture finds a file pushed after it last read the folder.
 	kubectl(t, splitRule, "apply", "-n", ns, "-f", "-")
+	gitserver.PushFiles(t, repo.Dir, branch, "the web front end", map[string]string{webFile: web})
+	kubectl(t, "", "annotate", "--overwrite", "gittarget", "to-folder-live-cluster", "-n", ns, "configbutler.ai/reconcile-requested-at=pushed")
 	g.Eventually(images).Should(Equal("app=registry.example/app:1.0 sidecar=registry.example/proxy:1.0 "))
 	g.Expect(get("{.spec.replicas}")()).To(Equal("2"))
 	before := len(operatorCommits())
