@@ -60,6 +60,10 @@ type Options struct {
 	// OnStatus is called, on a goroutine of its own and at most about once a second per target,
 	// when a target's Status changed.
 	OnStatus func(types.NamespacedName)
+	// OnFieldsWritten is called, off the target's goroutine, when a commit edited the file of an
+	// object split between the directions: the applying side should read it, as it does not
+	// apply on this side's commits otherwise. Optional.
+	OnFieldsWritten func(types.NamespacedName)
 	// Live reads an object from the API server with its managedFields, for rules with excluded
 	// field managers; nil (nil, nil) when it is gone. Without it those rules exclude no field.
 	Live func(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, error)

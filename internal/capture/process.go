@@ -229,6 +229,9 @@ func (t *target) commitChange(ctx context.Context, path string, c *change, op gi
 		t.known[op.Path] = gitwriter.BlobHash(op.Data)
 		t.settlePlain(op.Path)
 	}
+	if op.Keep && res.Changed {
+		t.fieldsWritten()
+	}
 	t.p.opts.Metrics.commitLatency(t.p.opts.Clock.Since(c.seen))
 	if res.Changed {
 		t.p.opts.Metrics.committed(t.name, "change")

@@ -103,6 +103,12 @@ func (t *target) reconcileNow(ctx context.Context, reason string) time.Time {
 				t.settlePlain(op.Path)
 			}
 		}
+		for _, op := range ops {
+			if op.Keep {
+				t.fieldsWritten()
+				break
+			}
+		}
 		t.p.opts.Metrics.committed(t.name, "reconcile")
 		t.log.Info("Reconciled folder", "reason", reason, "written", written, "removed", removed, "commit", res.Commit)
 		t.setStatus(func(s *Status) { s.LastCommit = res.Commit })

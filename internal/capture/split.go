@@ -269,3 +269,10 @@ func (t *target) renderExcept(obj *unstructured.Unstructured, own fields.Ownersh
 	}
 	return manifest.Encode(clean)
 }
+
+// fieldsWritten tells the applying side that a split object's file changed.
+func (t *target) fieldsWritten() {
+	if f := t.p.opts.OnFieldsWritten; f != nil {
+		go f(t.key)
+	}
+}

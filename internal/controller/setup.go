@@ -132,7 +132,9 @@ func newDirections(mgr ctrl.Manager, opts Options, writerChanged func(gitwriter.
 	// Watches keep slim objects: what sanitizing removes anyway, and never reads, is dropped as
 	// objects arrive. Both directions share them.
 	watches := watch.New(dyn, watch.Options{Log: ctrl.Log.WithName("watch"), Transform: manifest.Slim})
+	var applier *apply.Applier // set below; capture's callbacks run only once the manager started
 	pipe := capture.New(capture.Options{
+		OnFieldsWritten: func(key types.NamespacedName) { applier.Request(key, "fields written to Git") },
 		Watches:         watches,
 		Writers:         registry,
 		Attribution:     opts.Attribution,
@@ -156,7 +158,7 @@ func newDirections(mgr ctrl.Manager, opts Options, writerChanged func(gitwriter.
 	if err := mgr.Add(pipe); err != nil {
 		return nil, fmt.Errorf("adding the pipeline: %w", err)
 	}
-	applier, err := newApplier(mgr, registry, watches, opts, targetChanged)
+	applier, err = newApplier(mgr, registry, watches, opts, targetChanged)
 	if err != nil {
 		return nil, err
 	}

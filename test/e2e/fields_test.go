@@ -283,3 +283,68 @@ spec:
 	g.Consistently(shopCommits).WithTimeout(3 * time.Second).Should(HaveLen(1))
 	g.Expect(gitserver.Git(t, repo.Dir, "show", branch+":"+file)).To(Equal(inGit))
 }
+
+// A syncTo: kubernetes rule with filters applies only its fields to objects that exist, and
+// never creates or deletes one; the rest of the object goes to Git.
+func TestFilteredApplyRuleOnlyAppliesItsFields(t *testing.T) {
+	g := NewWithT(t)
+	g.SetDefaultEventuallyTimeout(30 * time.Second)
+	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	const ns = "replicas"
+	repo := gitserver.NewSSHRepo(t, "replicas")
+	runOperator(t, "admission", t.TempDir())
+	quickStart(t, ns, repo)
+	kubectl(t, `apiVersion: configbutler.ai/v1alpha1
+kind: WatchRule
+metadata:
+  name: replicas-from-git
+spec:
+  targetRef:
+    name: to-folder-live-cluster
+  rules:
+    - apiGroups: [apps]
+      resources: [deployments]
+      filters: [/spec/replicas]
+      syncTo: kubernetes
+    - apiGroups: [apps]
+      resources: [deployments]
+`, "apply", "-n", ns, "-f", "-")
+	const file = "live-cluster/replicas/deployments.apps/api.yaml"
+	inGit := func() string { return gitserver.Git(t, repo.Dir, "show", branch+":"+file) + "\n" }
+	replicas := func() string {
+		out, _ := cluster.Kubectl(t.Context(), cluster.Kubeconfig, "", "get", "deployment", "api", "-n", ns, "-o", "jsonpath={.spec.replicas}")
+		return out
+	}
+
+	// Made in the cluster: written to Git whole, since the rest of it is Git's side.
+	kubectl(t, "", "create", "deployment", "api", "--image=registry.example/api:1", "--replicas=1", "-n", ns)
+	eventuallyOneCommit(t, repo, "[CREATE] deployments.apps replicas/api")
+	g.Expect(inGit()).To(ContainSubstring("replicas: 1"))
+
+	// The replicas are Git's: a scale is put back and makes no commit.
+	kubectl(t, "", "scale", "deployment/api", "--replicas=4", "-n", ns)
+	g.Eventually(replicas).Should(Equal("1"))
+	// Everything else is the cluster's: an image change is a commit of that field.
+	kubectl(t, "", "set", "image", "deployment/api", "api=registry.example/api:2", "-n", ns)
+	updated := eventuallyOneCommit(t, repo, "[UPDATE] deployments.apps replicas/api")
+	g.Expect(updated.Trailers).To(HaveKeyWithValue("Kubernetes-Fields", "/spec/template/spec/containers/api/image"))
+	removed, added := lineDiff(strings.Replace(inGit(), "api:2", "api:1", 1), inGit())
+	g.Expect(removed).To(HaveLen(1))
+	g.Expect(added).To(Equal([]string{"      - image: registry.example/api:2"}))
+
+	// Git changes the replicas: applied. A Deployment only Git has is not created.
+	ghost := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ghost}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: ghost}}\n" +
+		"  template:\n    metadata: {labels: {app: ghost}}\n    spec: {containers: [{name: g, image: g}]}\n"
+	gitserver.PushFiles(t, repo.Dir, branch, "three", map[string]string{
+		file: strings.Replace(inGit(), "replicas: 1", "replicas: 3", 1), "live-cluster/replicas/deployments.apps/ghost.yaml": ghost,
+	})
+	kubectl(t, "", "annotate", "--overwrite", "gittarget", "to-folder-live-cluster", "-n", ns, "configbutler.ai/reconcile-requested-at=three")
+	g.Eventually(replicas).Should(Equal("3"))
+	g.Consistently(func() string {
+		out, _ := cluster.Kubectl(t.Context(), cluster.Kubeconfig, "", "get", "deployment", "ghost", "-n", ns, "--ignore-not-found", "-o", "name")
+		return out
+	}).WithTimeout(3 * time.Second).Should(BeEmpty())
+	g.Expect(withSubject(t, repo, "[UPDATE] deployments.apps replicas/api")).To(HaveLen(1), "neither the scale nor Git's replicas made a commit")
+	g.Expect(kubectl(t, "", "get", "gittarget", "to-folder-live-cluster", "-n", ns, "-o", "jsonpath={.status.inventory.entries[*].id}")).
+		NotTo(ContainSubstring("Deployment"), "split objects are never pruned, so never in the inventory")
+}
