@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/capture"
 	"github.com/gitops-reverser/gitops-reverser/internal/fields"
 )
 
@@ -71,4 +72,42 @@ func setFiltersValid(conditions *[]metav1.Condition, generation int64, scheme *r
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, configv1alpha1.ReasonFiltersOverlap, strings.Join(overlaps, "; ")
 	}
 	meta.SetStatusCondition(conditions, c)
+}
+
+// setTargetFilters reports, on a GitTarget, filters of different rule objects (WatchRules,
+// ClusterWatchRules) that overlap with opposite directions for one resource: the order across
+// objects decides (WatchRules by name, then ClusterWatchRules), and the condition says where that
+// order settled a conflict, so that nobody has to guess. Overlaps within one object are reported
+// on that object.
+func setTargetFilters(conditions *[]metav1.Condition, generation int64, sources []capture.Source) {
+	any := false
+	var overlaps []string
+	for _, src := range sources {
+		var rs []fields.Rule
+		for _, m := range src.Rules {
+			any = any || len(m.Pointers) > 0
+			rs = append(rs, fields.Rule{Direction: fields.Direction(m.SyncTo), Filters: m.Pointers, Origin: m.Origin})
+		}
+		for _, o := range fields.ShadowedAcross(rs, ruleObject) {
+			overlaps = append(overlaps, src.Resource.GroupResource().String()+": "+o)
+		}
+	}
+	if !any {
+		meta.RemoveStatusCondition(conditions, configv1alpha1.FiltersValidCondition)
+		return
+	}
+	c := metav1.Condition{Type: configv1alpha1.FiltersValidCondition, Status: metav1.ConditionTrue,
+		Reason: configv1alpha1.ReasonFiltersValid, Message: "no filters of different rule objects overlap", ObservedGeneration: generation}
+	if len(overlaps) > 0 {
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, configv1alpha1.ReasonFiltersOverlap, strings.Join(overlaps, "; ")
+	}
+	meta.SetStatusCondition(conditions, c)
+}
+
+// ruleObject is the object part of a rule's origin: "WatchRule ns/name" of "WatchRule ns/name rules[1]".
+func ruleObject(origin string) string {
+	if i := strings.LastIndex(origin, " rules["); i >= 0 {
+		return origin[:i]
+	}
+	return origin
 }

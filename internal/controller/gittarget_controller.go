@@ -214,6 +214,7 @@ func (r *GitTargetReconciler) run(ctx context.Context, target *configv1alpha1.Gi
 		return failed(configv1alpha1.ReasonProgressing, "%w", err)
 	}
 	plan, applyPlan := buildPlan(target, provider.Spec.URL, settings, inputs, catalog)
+	setTargetFilters(&target.Status.Conditions, target.Generation, plan.Sources)
 	plan.Encryption = keys
 	applyPlan.Keys = keys
 	if e := target.Spec.Encryption; e != nil && e.SecretRef != nil {

@@ -188,3 +188,27 @@ func TestFiltersThatMatchNothingOrOverlapAreReported(t *testing.T) {
 	g.Eventually(watchRuleReady(t, ns, "none")).WithTimeout(30 * time.Second).Should(HavePrefix("True"))
 	g.Expect(filtersValid("none")()).To(Equal("absent"))
 }
+
+func TestOverlappingFiltersOfTwoWatchRulesAreReportedOnTheTarget(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	readyTarget(t, ns)
+	deployments := func(syncTo configv1alpha1.SyncDirection, filters ...string) configv1alpha1.ResourceRule {
+		return configv1alpha1.ResourceRule{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Filters: filters, SyncTo: syncTo}
+	}
+	createWatchRule(t, ns, "a-images", "live", deployments(configv1alpha1.SyncToGit, "/spec/template/spec/containers/*/image"))
+	createWatchRule(t, ns, "b-spec", "live", deployments(configv1alpha1.SyncToKubernetes, "/spec"))
+	g.Eventually(func() string {
+		target := &configv1alpha1.GitTarget{}
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "live"}, target); err != nil {
+			return err.Error()
+		}
+		for _, c := range target.Status.Conditions {
+			if c.Type == configv1alpha1.FiltersValidCondition {
+				return string(c.Status) + " " + c.Reason + ": " + c.Message
+			}
+		}
+		return "absent"
+	}).WithTimeout(30 * time.Second).Should(Equal(fmt.Sprintf("False FiltersOverlap: deployments.apps: filter /spec of WatchRule %s/b-spec rules[0] (syncTo: kubernetes) "+
+		"overlaps filter /spec/template/spec/containers/*/image of WatchRule %s/a-images rules[0] (syncTo: git), which comes first and wins where they meet", ns, ns)))
+}

@@ -104,12 +104,18 @@ func (o Ownership) Of(p Path) Direction {
 // Shadowed lists, for a rule set, the filters that an earlier rule's filter of the other direction
 // covers in part or whole: the later claim loses there, which is rarely what its author meant.
 func Shadowed(rules []Rule) []string {
+	return ShadowedAcross(rules, func(origin string) string { return origin })
+}
+
+// ShadowedAcross is Shadowed limited to pairs of rules whose owners (as owner names them from
+// their origins) differ.
+func ShadowedAcross(rules []Rule, owner func(origin string) string) []string {
 	var out []string
 	var earlier []Claim
 	for _, r := range rules {
 		for _, p := range r.Filters {
 			for _, c := range earlier {
-				if c.Direction != r.Direction && c.Pointer.Overlaps(p) {
+				if c.Direction != r.Direction && owner(c.Origin) != owner(r.Origin) && c.Pointer.Overlaps(p) {
 					out = append(out, fmt.Sprintf("filter %s of %s (syncTo: %s) overlaps filter %s of %s (syncTo: %s), which comes first and wins where they meet",
 						p, r.Origin, r.Direction, c.Pointer, c.Origin, c.Direction))
 				}
