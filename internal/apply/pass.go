@@ -264,6 +264,10 @@ func (t *target) record(counts map[ssa.Action]int, problems []Problem, took time
 func summarize(counts map[ssa.Action]int, problems []Problem, unreadable bool) (string, string) {
 	applied := fmt.Sprintf("%d created, %d configured, %d unchanged, %d deleted",
 		counts[ssa.CreatedAction], counts[ssa.ConfiguredAction], counts[ssa.UnchangedAction], counts[ssa.DeletedAction])
+	if n := counts[ssa.SkippedAction]; n > 0 {
+		// Filtered syncTo: kubernetes rules apply fields to objects someone else creates.
+		applied += fmt.Sprintf(", %d not in the cluster yet (only some of their fields are applied, so they are not created)", n)
+	}
 	if len(problems) == 0 {
 		return configv1alpha1.ReasonApplied, applied
 	}

@@ -344,6 +344,8 @@ spec:
 		out, _ := cluster.Kubectl(t.Context(), cluster.Kubeconfig, "", "get", "deployment", "ghost", "-n", ns, "--ignore-not-found", "-o", "name")
 		return out
 	}).WithTimeout(3 * time.Second).Should(BeEmpty())
+	g.Expect(kubectl(t, "", "get", "gittarget", "to-folder-live-cluster", "-n", ns, "-o",
+		`jsonpath={.status.conditions[?(@.type=="Applied")].message}`)).To(ContainSubstring("1 not in the cluster yet"))
 	g.Expect(withSubject(t, repo, "[UPDATE] deployments.apps replicas/api")).To(HaveLen(1), "neither the scale nor Git's replicas made a commit")
 	g.Expect(kubectl(t, "", "get", "gittarget", "to-folder-live-cluster", "-n", ns, "-o", "jsonpath={.status.inventory.entries[*].id}")).
 		NotTo(ContainSubstring("Deployment"), "split objects are never pruned, so never in the inventory")
