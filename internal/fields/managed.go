@@ -16,18 +16,7 @@ type Managed struct {
 
 // ManagedBy returns what manager owns through operation in the entries, merged.
 func ManagedBy(entries []metav1.ManagedFieldsEntry, manager string, operation metav1.ManagedFieldsOperationType) (Managed, error) {
-	m := Managed{tree: map[string]any{}}
-	for _, e := range entries {
-		if e.Manager != manager || e.Operation != operation || e.FieldsV1 == nil || e.Subresource != "" {
-			continue
-		}
-		var t map[string]any
-		if err := json.Unmarshal(e.FieldsV1.Raw, &t); err != nil {
-			return Managed{}, fmt.Errorf("reading the managed fields of %s: %w", manager, err)
-		}
-		merge(m.tree, t)
-	}
-	return m, nil
+	return managedWhere(entries, func(e metav1.ManagedFieldsEntry) bool { return e.Manager == manager && e.Operation == operation })
 }
 
 // Empty reports whether nothing is owned.
@@ -35,25 +24,20 @@ func (m Managed) Empty() bool { return len(m.tree) == 0 }
 
 // ManagedByAny returns what the given managers own (any operation), merged.
 func ManagedByAny(entries []metav1.ManagedFieldsEntry, managers []string) (Managed, error) {
-	m := Managed{tree: map[string]any{}}
-	for _, e := range entries {
-		if !slices.Contains(managers, e.Manager) || e.FieldsV1 == nil || e.Subresource != "" {
-			continue
-		}
-		var t map[string]any
-		if err := json.Unmarshal(e.FieldsV1.Raw, &t); err != nil {
-			return Managed{}, fmt.Errorf("reading the managed fields of %s: %w", e.Manager, err)
-		}
-		merge(m.tree, t)
-	}
-	return m, nil
+	return managedWhere(entries, func(e metav1.ManagedFieldsEntry) bool { return slices.Contains(managers, e.Manager) })
 }
 
 // ManagedByOthers returns what every manager but the given one owns (any operation), merged.
 func ManagedByOthers(entries []metav1.ManagedFieldsEntry, manager string) (Managed, error) {
+	return managedWhere(entries, func(e metav1.ManagedFieldsEntry) bool { return e.Manager != manager })
+}
+
+// managedWhere merges the fields of the entries of the main resource (not a subresource) that
+// match.
+func managedWhere(entries []metav1.ManagedFieldsEntry, match func(metav1.ManagedFieldsEntry) bool) (Managed, error) {
 	m := Managed{tree: map[string]any{}}
 	for _, e := range entries {
-		if e.Manager == manager || e.FieldsV1 == nil || e.Subresource != "" {
+		if !match(e) || e.FieldsV1 == nil || e.Subresource != "" {
 			continue
 		}
 		var t map[string]any
