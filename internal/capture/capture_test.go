@@ -207,8 +207,8 @@ func TestUnattributedAndUnchanged(t *testing.T) {
 }
 
 // A folder shared with the Git → cluster direction: the files of objects that a syncTo:
-// kubernetes rule (or a rule with filters) selects are never removed or rewritten by this
-// direction, whether the cluster has the object or not; a file outside the layout this
+// kubernetes rule (or a rule with filters) selects are never removed or replaced by this
+// direction (a filtered syncTo: git rule only edits its own fields in place), whether the cluster has the object or not; a file outside the layout this
 // direction writes is never touched; syncTo: git objects are still written.
 func TestAnotherDirectionsFilesAreLeftAlone(t *testing.T) {
 	g := NewWithT(t)

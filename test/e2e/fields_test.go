@@ -199,29 +199,24 @@ spec:
 
 // lineDiff is the lines only a has and the lines only b has, in order.
 func lineDiff(a, b string) (onlyA, onlyB []string) {
+	return linesMinus(a, b), linesMinus(b, a)
+}
+
+// linesMinus is the lines of a that b does not have (as many times as a has them more), in order.
+func linesMinus(a, b string) []string {
 	count := map[string]int{}
 	for _, l := range strings.Split(b, "\n") {
 		count[l]++
 	}
+	var out []string
 	for _, l := range strings.Split(a, "\n") {
 		if count[l] > 0 {
 			count[l]--
 		} else {
-			onlyA = append(onlyA, l)
+			out = append(out, l)
 		}
 	}
-	seen := map[string]int{}
-	for _, l := range strings.Split(a, "\n") {
-		seen[l]++
-	}
-	for _, l := range strings.Split(b, "\n") {
-		if seen[l] > 0 {
-			seen[l]--
-		} else {
-			onlyB = append(onlyB, l)
-		}
-	}
-	return onlyA, onlyB
+	return out
 }
 
 // The hybrid pattern: a GitOps tool applies the same ConfigMap from its own repository. Named as
