@@ -70,7 +70,9 @@ type target struct {
 	inventory Inventory
 	loaded    bool // inventory read from the plan
 	started   bool // a first pass was asked for
-	replanned bool // the plan changed since the last pass: what was clean may not be (another account, other keys)
+	// untrusted: what was clean may not be any more (the plan changed: another account, other
+	// keys; or the watch re-listed, so drift in the gap reached nobody). The next pass forgets it.
+	untrusted bool
 }
 
 func newTarget(a *Applier, plan Plan) *target {
@@ -130,7 +132,7 @@ func (t *target) update(plan Plan) error {
 	before.Inventory, plan.Inventory = nil, nil
 	if !t.started || !reflect.DeepEqual(before, plan) {
 		t.mu.Lock()
-		t.started, t.replanned = true, true
+		t.started, t.untrusted = true, true
 		t.mu.Unlock()
 		t.request("rules changed")
 	}
@@ -159,6 +161,9 @@ func (t *target) stop() {
 func (t *target) handle(e watch.Event) {
 	switch {
 	case e.Type == watch.Relisted:
+		t.mu.Lock()
+		t.untrusted = true
+		t.mu.Unlock()
 		t.request("watch re-listed")
 		return
 	case e.Initial || e.Object == nil:
@@ -265,18 +270,18 @@ func (t *target) run(ctx context.Context) {
 		t.mu.Lock()
 		reason := t.fetch
 		t.fetch = ""
-		if t.replanned && reason != "" {
-			t.replanned = false
+		if t.untrusted && reason != "" {
+			t.untrusted = false
 			t.clean = map[ObjectID][32]byte{}
 		}
 		drifted := t.drifted
 		t.drifted = map[ObjectID]bool{}
 		t.mu.Unlock()
-		if reason != "" {
-			if !t.pass(ctx, reason) {
-				retry.Reset(2 * time.Second)
-			}
-		} else if len(drifted) > 0 {
+		if reason != "" && !t.pass(ctx, reason) {
+			retry.Reset(2 * time.Second)
+		}
+		// After a pass too: the pass skips objects it knows clean, and these no longer are.
+		if len(drifted) > 0 {
 			t.correct(ctx, drifted)
 		}
 		select {
