@@ -42,6 +42,9 @@ type options struct {
 	pprofAddr               string
 	leaderElect             bool
 	leaderElectionNamespace string
+	leaseDuration           time.Duration
+	renewDeadline           time.Duration
+	retryPeriod             time.Duration
 	workDir                 string
 	zap                     zap.Options
 
@@ -86,6 +89,14 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "Address Go's pprof endpoints bind to, for profiling; 0 disables them.")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so that only one replica writes to Git; the others stand by.")
 	fs.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease; defaults to the pod's namespace.")
+	// kube-controller-manager's values: a leader that lost the API server for 10 s stops before
+	// another can take over at 15 s, and a kill -9 is taken over within 15 s plus one retry.
+	fs.DurationVar(&o.leaseDuration, "leader-election-lease-duration", 15*time.Second,
+		"How long a Lease holds after its last renewal: the longest a dead leader keeps the others waiting.")
+	fs.DurationVar(&o.renewDeadline, "leader-election-renew-deadline", 10*time.Second,
+		"How long the leader keeps trying to renew before it gives up leading and exits; must be less than the lease duration.")
+	fs.DurationVar(&o.retryPeriod, "leader-election-retry-period", 2*time.Second,
+		"How often the leader renews and the others try to take the Lease.")
 	fs.StringVar(&o.workDir, "work-dir", "/var/lib/gitops-reverser", "Directory for the local clones of the Git writers; emptied per writer at start.")
 	fs.StringVar(&o.attribution, "attribution", attributionAdmission,
 		"Where commit authors come from: admission (the validating webhook of config/webhook; works on every cluster), audit (the API server's audit webhook; exact, self-managed clusters only), both, or none.")
@@ -132,6 +143,10 @@ func parseFlags(args []string) (options, error) {
 	default:
 		return o, fmt.Errorf("--attribution must be admission, audit, both or none, not %q", o.attribution)
 	}
+	if o.leaderElect && (o.retryPeriod <= 0 || o.renewDeadline <= o.retryPeriod || o.leaseDuration <= o.renewDeadline) {
+		return o, fmt.Errorf("leader election needs retry period < renew deadline < lease duration, not %s, %s and %s",
+			o.retryPeriod, o.renewDeadline, o.leaseDuration)
+	}
 	if o.attributionWait == 0 {
 		o.attributionWait = time.Second
 		if o.audit() {
@@ -177,6 +192,9 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 		LeaderElectionID:              "gitops-reverser.configbutler.ai",
 		LeaderElectionNamespace:       opts.leaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &opts.leaseDuration,
+		RenewDeadline:                 &opts.renewDeadline,
+		RetryPeriod:                   &opts.retryPeriod,
 		// managedFields are never read from the cache: do not keep them.
 		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		// Secrets and ConfigMaps are read when needed, not cached: caching them would hold every
