@@ -5,6 +5,7 @@ SHELL := /usr/bin/env bash -o pipefail
 
 # Tools run with `go run` at pinned versions: nothing to install, nothing outside the Go module proxy.
 CONTROLLER_GEN ?= go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
+HELM ?= go run helm.sh/helm/v3/cmd/helm@v3.22.0
 
 # Test binaries (kube-apiserver, etcd, kubectl) are built from Go modules by hack/controlplane into a
 # cache outside the clone. Set KUBEBUILDER_ASSETS to use binaries of your own instead.
@@ -24,8 +25,9 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: ## Generate CRDs and RBAC under config/ from the API types and kubebuilder markers.
+manifests: ## Generate CRDs and RBAC under config/ from the API types and kubebuilder markers, and the Helm chart's copies of them.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./api/..." paths="./internal/..." output:crd:artifacts:config=config/crd/bases
+	go run ./hack/chart
 
 .PHONY: generate
 generate: ## Generate deepcopy code for the API types.
@@ -40,9 +42,9 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: verify
-verify: generate manifests ## Regenerate and fail if generated files or formatting differ from what is committed.
+verify: generate manifests build-installer ## Regenerate and fail if generated files, dist/install.yaml or formatting differ from what is committed.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
-	@git diff --exit-code -- api config || { echo "generated files are stale: run 'make generate manifests' and commit"; exit 1; }
+	@git diff --exit-code -- api config charts dist || { echo "generated files are stale: run 'make generate manifests build-installer' and commit"; exit 1; }
 
 .PHONY: controlplane
 controlplane: ## Build kube-apiserver, etcd and kubectl from Go modules into the cache (once).
@@ -93,6 +95,12 @@ docker-build: ## Build the operator's image (needs a Docker engine; not used by 
 	docker build -t $(IMG) .
 
 .PHONY: build-installer
-build-installer: ## Render config/default into dist/install.yaml.
+build-installer: ## Render config/default into dist/install.yaml, what the quick start's kubectl apply installs.
 	mkdir -p dist
-	"$$($(CONTROLPLANE_BUILD))/kubectl" kustomize config/default > dist/install.yaml
+	{ echo "# gitops-reverser: rendered from config/default by make build-installer; do not edit."; \
+	  "$$($(CONTROLPLANE_BUILD))/kubectl" kustomize config/default; } > dist/install.yaml
+
+.PHONY: helm-lint
+helm-lint: ## Lint the Helm chart and render it with its defaults (Helm at a pinned version, through go run).
+	$(HELM) lint --strict charts/gitops-reverser
+	$(HELM) template gitops-reverser charts/gitops-reverser --namespace gitops-reverser-system >/dev/null

@@ -4,8 +4,8 @@ import (
 	"fmt"
 
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/attribution"
 	"github.com/gitops-reverser/gitops-reverser/internal/capture"
@@ -15,7 +15,7 @@ import (
 // runs on every replica, and returns the index they fill (nil with --attribution=none). Both
 // receivers share the server's port and certificate: the admission webhook at
 // attribution.AdmissionPath, the audit webhook at attribution.AuditPath.
-func setupAttribution(mgr manager.Manager, opts options) (capture.Attributor, error) {
+func setupAttribution(srv webhook.Server, opts options) (capture.Attributor, error) {
 	if opts.attribution == attributionNone {
 		return nil, nil
 	}
@@ -26,10 +26,10 @@ func setupAttribution(mgr manager.Manager, opts options) (capture.Attributor, er
 	index := attribution.NewIndex(attribution.IndexOptions{Metrics: m})
 	log := ctrl.Log.WithName("attribution")
 	if opts.admission() {
-		mgr.GetWebhookServer().Register(attribution.AdmissionPath, attribution.NewAdmissionHandler(index, log))
+		srv.Register(attribution.AdmissionPath, attribution.NewAdmissionHandler(index, log))
 	}
 	if opts.audit() {
-		mgr.GetWebhookServer().Register(attribution.AuditPath, attribution.NewAuditHandler(index, log))
+		srv.Register(attribution.AuditPath, attribution.NewAuditHandler(index, log))
 	}
 	return index, nil
 }

@@ -15,13 +15,13 @@ import (
 // setupEscalationCheck serves the validating webhook on our own kinds at escalation.Path, on every
 // replica: it must answer even where this replica is not the leader, since the API server refuses
 // our kinds' writes when nobody answers (failurePolicy Fail).
-func setupEscalationCheck(mgr manager.Manager, cfg *rest.Config) error {
+func setupEscalationCheck(mgr manager.Manager, srv webhook.Server, cfg *rest.Config) error {
 	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("creating the discovery client of the escalation check: %w", err)
 	}
 	handler := escalation.NewHandler(mgr.GetScheme(), mgr.GetAPIReader(), disc,
 		escalation.NewSubjectAccessReviewer(mgr.GetClient()), ctrl.Log.WithName("escalation"))
-	mgr.GetWebhookServer().Register(escalation.Path, &webhook.Admission{Handler: handler})
+	srv.Register(escalation.Path, &webhook.Admission{Handler: handler})
 	return nil
 }

@@ -8,12 +8,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -21,10 +23,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/certs"
 	"github.com/gitops-reverser/gitops-reverser/internal/controller"
 )
 
@@ -53,9 +57,15 @@ type options struct {
 	webhookHost     string
 	webhookPort     int
 	webhookCertDir  string
-	clusterName     string
-	resync          time.Duration
-	sensitive       string
+	// Self-managed certificates: the Secret to fill, the Service the certificate is for, and
+	// the webhook configurations to inject the CA into.
+	webhookCertSecret string
+	webhookService    string
+	webhookConfigs    string
+	namespace         string
+	clusterName       string
+	resync            time.Duration
+	sensitive         string
 
 	defaultServiceAccount string
 	applyConcurrency      int
@@ -105,6 +115,13 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.webhookHost, "webhook-host", "", "Address the webhook server (admission and audit receivers) binds to; empty binds every address.")
 	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "Port of the webhook server.")
 	fs.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "Directory with tls.crt and tls.key for the webhook server (default: controller-runtime's, /tmp/k8s-webhook-server/serving-certs).")
+	fs.StringVar(&o.webhookCertSecret, "webhook-cert-secret", "",
+		"Secret (in --namespace) in which the operator makes and renews its own webhook certificate, and writes it to --webhook-cert-dir; empty: the certificate is provided there by someone else, such as cert-manager.")
+	fs.StringVar(&o.webhookService, "webhook-service", "gitops-reverser-webhook-service",
+		"Service (in --namespace) the API server reaches the webhooks through: the self-made certificate is for <service>.<namespace>.svc.")
+	fs.StringVar(&o.webhookConfigs, "webhook-configurations", "gitops-reverser-attribution,gitops-reverser-escalation",
+		"Comma-separated ValidatingWebhookConfigurations the self-made certificate's CA is injected into.")
+	fs.StringVar(&o.namespace, "namespace", "", "The operator's own namespace (default: $POD_NAMESPACE, else the service account's).")
 	fs.StringVar(&o.clusterName, "cluster-name", "cluster", "Name of the cluster in authors' addresses: <user>@<cluster-name>.kubernetes.invalid.")
 	fs.StringVar(&o.sensitive, "sensitive-resources", "secrets",
 		"Comma-separated resources (plural, with their API group: secrets, sealedsecrets.bitnami.com) whose objects are only ever written encrypted.")
@@ -143,6 +160,15 @@ func parseFlags(args []string) (options, error) {
 	default:
 		return o, fmt.Errorf("--attribution must be admission, audit, both or none, not %q", o.attribution)
 	}
+	if o.namespace == "" {
+		o.namespace = ownNamespace()
+	}
+	if o.webhookCertSecret != "" && o.namespace == "" {
+		return o, errors.New("--webhook-cert-secret needs --namespace outside a pod")
+	}
+	if o.leaderElectionNamespace == "" {
+		o.leaderElectionNamespace = o.namespace
+	}
 	if o.leaderElect && (o.retryPeriod <= 0 || o.renewDeadline <= o.retryPeriod || o.leaseDuration <= o.renewDeadline) {
 		return o, fmt.Errorf("leader election needs retry period < renew deadline < lease duration, not %s, %s and %s",
 			o.retryPeriod, o.renewDeadline, o.leaseDuration)
@@ -180,11 +206,12 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 	if err != nil {
 		return fmt.Errorf("loading the Kubernetes client configuration: %w", err)
 	}
+	// Served on every replica, and only when a webhook uses it: added to the manager below, once
+	// its certificate is in place.
+	srv := webhook.NewServer(webhook.Options{Host: opts.webhookHost, Port: opts.webhookPort, CertDir: opts.webhookCertDir})
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: scheme,
-		WebhookServer: webhook.NewServer(webhook.Options{
-			Host: opts.webhookHost, Port: opts.webhookPort, CertDir: opts.webhookCertDir,
-		}),
+		Scheme:                        scheme,
+		WebhookServer:                 srv,
 		Metrics:                       metricsserver.Options{BindAddress: opts.metricsAddr},
 		HealthProbeBindAddress:        opts.probeAddr,
 		PprofBindAddress:              opts.pprofAddr,
@@ -204,7 +231,7 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 	if err != nil {
 		return fmt.Errorf("creating the controller manager: %w", err)
 	}
-	attributor, err := setupAttribution(mgr, opts)
+	attributor, err := setupAttribution(srv, opts)
 	if err != nil {
 		return err
 	}
@@ -220,25 +247,33 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 		Sensitive:             func(gr schema.GroupResource) bool { return sensitive[gr] },
 		DefaultServiceAccount: opts.defaultServiceAccount, ApplyConcurrency: opts.applyConcurrency,
 	}
+	serving := opts.attribution != attributionNone
 	if opts.file.url != "" {
 		if err := controller.SetupFileMode(mgr, controllerOpts, opts.file.mode); err != nil {
 			return err
 		}
 	} else if operator, err := controller.SetupAll(mgr, controllerOpts); err != nil {
 		return err
-	} else if opts.attribution != attributionNone || opts.escalationCheck {
-		// The webhook server runs (with its certificate) only where a webhook uses it.
+	} else if serving = serving || opts.escalationCheck; serving {
 		if opts.escalationCheck {
-			if err := setupEscalationCheck(mgr, cfg); err != nil {
+			if err := setupEscalationCheck(mgr, srv, cfg); err != nil {
 				return err
 			}
 		}
-		setupPushReceiver(mgr, operator.Applier)
+		setupPushReceiver(mgr, srv, operator.Applier)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding the health check: %w", err)
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+	// Ready means able to serve the webhooks, on every replica: leadership plays no part.
+	ready := healthz.Ping
+	if serving {
+		if err := serveWebhooks(mgr, srv, opts); err != nil {
+			return err
+		}
+		ready = srv.StartedChecker()
+	}
+	if err := mgr.AddReadyzCheck("readyz", ready); err != nil {
 		return fmt.Errorf("adding the readiness check: %w", err)
 	}
 
@@ -248,4 +283,45 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 		return fmt.Errorf("running the controller manager: %w", err)
 	}
 	return nil
+}
+
+// serveWebhooks starts the webhook server, with the certificate the operator makes itself when
+// --webhook-cert-secret names its Secret.
+func serveWebhooks(mgr manager.Manager, srv webhook.Server, opts options) error {
+	if opts.webhookCertSecret == "" {
+		return certs.ServeWhenReady(mgr, srv, nil)
+	}
+	dir := opts.webhookCertDir
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs") // the server's default
+	}
+	var configs []string
+	for _, name := range strings.Split(opts.webhookConfigs, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			configs = append(configs, name)
+		}
+	}
+	ready, err := certs.Manage(mgr, certs.Options{
+		Secret:   types.NamespacedName{Namespace: opts.namespace, Name: opts.webhookCertSecret},
+		Dir:      dir,
+		Service:  opts.webhookService,
+		Webhooks: configs,
+		Log:      ctrl.Log.WithName("certs"),
+	})
+	if err != nil {
+		return err
+	}
+	return certs.ServeWhenReady(mgr, srv, ready)
+}
+
+// ownNamespace is the namespace the operator runs in, when it runs in a pod.
+func ownNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	data, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
 }

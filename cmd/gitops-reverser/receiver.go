@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/apply"
@@ -18,7 +19,7 @@ import (
 // setupPushReceiver serves Git servers' push webhooks on the webhook server, at
 // receiver.PathPrefix/<namespace>/<gitprovider>: a push makes every GitTarget on that branch
 // fetch and apply at once. Only GitProviders with spec.webhook accept them.
-func setupPushReceiver(mgr manager.Manager, applier *apply.Applier) {
+func setupPushReceiver(mgr manager.Manager, srv webhook.Server, applier *apply.Applier) {
 	log := ctrl.Log.WithName("receiver")
 	provider := func(ctx context.Context, namespace, name string) (*configv1alpha1.GitProvider, error) {
 		p := &configv1alpha1.GitProvider{}
@@ -30,7 +31,7 @@ func setupPushReceiver(mgr manager.Manager, applier *apply.Applier) {
 		}
 		return p, nil
 	}
-	mgr.GetWebhookServer().Register(receiver.PathPrefix, receiver.New(receiver.Options{
+	srv.Register(receiver.PathPrefix, receiver.New(receiver.Options{
 		Token: func(ctx context.Context, namespace, name string) ([]byte, error) {
 			p, err := provider(ctx, namespace, name)
 			if err != nil {
