@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,6 +31,7 @@ import (
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/certs"
 	"github.com/gitops-reverser/gitops-reverser/internal/controller"
+	"github.com/gitops-reverser/gitops-reverser/internal/peers"
 )
 
 func main() {
@@ -208,7 +210,10 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 	}
 	// Served on every replica, and only when a webhook uses it: added to the manager below, once
 	// its certificate is in place.
-	srv := webhook.NewServer(webhook.Options{Host: opts.webhookHost, Port: opts.webhookPort, CertDir: opts.webhookCertDir})
+	srv := webhook.NewServer(webhook.Options{
+		Host: opts.webhookHost, Port: opts.webhookPort, CertDir: opts.webhookCertDir,
+		TLSOpts: []func(*tls.Config){peers.RequestClientCertificates},
+	})
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
 		WebhookServer:                 srv,
@@ -231,7 +236,7 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 	if err != nil {
 		return fmt.Errorf("creating the controller manager: %w", err)
 	}
-	attributor, err := setupAttribution(srv, opts)
+	attributor, err := setupAttribution(mgr, srv, cfg, opts)
 	if err != nil {
 		return err
 	}
@@ -291,10 +296,6 @@ func serveWebhooks(mgr manager.Manager, srv webhook.Server, opts options) error 
 	if opts.webhookCertSecret == "" {
 		return certs.ServeWhenReady(mgr, srv, nil)
 	}
-	dir := opts.webhookCertDir
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs") // the server's default
-	}
 	var configs []string
 	for _, name := range strings.Split(opts.webhookConfigs, ",") {
 		if name = strings.TrimSpace(name); name != "" {
@@ -303,7 +304,7 @@ func serveWebhooks(mgr manager.Manager, srv webhook.Server, opts options) error 
 	}
 	ready, err := certs.Manage(mgr, certs.Options{
 		Secret:   types.NamespacedName{Namespace: opts.namespace, Name: opts.webhookCertSecret},
-		Dir:      dir,
+		Dir:      opts.certDir(),
 		Service:  opts.webhookService,
 		Webhooks: configs,
 		Log:      ctrl.Log.WithName("certs"),
@@ -312,6 +313,14 @@ func serveWebhooks(mgr manager.Manager, srv webhook.Server, opts options) error 
 		return err
 	}
 	return certs.ServeWhenReady(mgr, srv, ready)
+}
+
+// certDir is where the webhook server reads its certificate.
+func (o options) certDir() string {
+	if o.webhookCertDir != "" {
+		return o.webhookCertDir
+	}
+	return filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs") // the server's default
 }
 
 // ownNamespace is the namespace the operator runs in, when it runs in a pod.

@@ -37,6 +37,8 @@ type Index struct {
 	byKey   map[factKey][]*fact // per key, oldest first; may hold facts already gone (see trim)
 	order   *list.List          // live facts, oldest first
 	updated chan struct{}
+
+	journal *journal // what this replica's receivers recorded, for the leader
 }
 
 // source is where a fact came from; it is also the metrics' source label.
@@ -90,6 +92,7 @@ func NewIndex(opts IndexOptions) *Index {
 		byKey:   map[factKey][]*fact{},
 		order:   list.New(),
 		updated: make(chan struct{}),
+		journal: newJournal(opts.TTL, opts.MaxFacts, opts.Clock),
 	}
 }
 
@@ -103,7 +106,9 @@ func (x *Index) Updated() <-chan struct{} {
 
 // RecordAdmission records a write the admission webhook saw. A CREATE or UPDATE without a content
 // hash, or a DELETE without a UID, can never match and is ignored.
-func (x *Index) RecordAdmission(f AdmissionFact) {
+func (x *Index) RecordAdmission(f AdmissionFact) { x.recordAdmission(f, true) }
+
+func (x *Index) recordAdmission(f AdmissionFact, local bool) {
 	var key factKey
 	switch f.Operation {
 	case OperationCreate, OperationUpdate:
@@ -120,11 +125,16 @@ func (x *Index) RecordAdmission(f AdmissionFact) {
 		return
 	}
 	x.record(sourceAdmission, f.User, key)
+	if local {
+		x.journal.add(JournalEntry{Admission: &f})
+	}
 }
 
 // RecordAudit records a completed write from the audit log. A fact without a UID, or a CREATE or
 // UPDATE without a resourceVersion, can never match and is ignored.
-func (x *Index) RecordAudit(f AuditFact) {
+func (x *Index) RecordAudit(f AuditFact) { x.recordAudit(f, true) }
+
+func (x *Index) recordAudit(f AuditFact, local bool) {
 	if f.UID == "" {
 		return
 	}
@@ -141,6 +151,11 @@ func (x *Index) RecordAudit(f AuditFact) {
 			keys = append(keys, version)
 		}
 		x.record(sourceAudit, f.User, keys...)
+	default:
+		return
+	}
+	if local {
+		x.journal.add(JournalEntry{Audit: &f})
 	}
 }
 
