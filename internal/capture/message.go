@@ -34,6 +34,9 @@ type commitInfo struct {
 	Cluster string
 	// Fields are the fields a field-level change edited in the file, as paths.
 	Fields []string
+	// Target names the GitTarget; Watermark and Newest are its cursor (cursor.go).
+	Target            string
+	Watermark, Newest uint64
 }
 
 // message is a commit message: a subject a person reads in `git log --oneline`, and trailers that
@@ -77,6 +80,7 @@ func message(c commitInfo) string {
 	for _, f := range c.Fields {
 		fmt.Fprintf(&b, "Kubernetes-Fields: %s\n", oneLine(f))
 	}
+	b.WriteString(cursorTrailers(c.Target, c.Watermark, c.Newest))
 	seen := map[string]bool{}
 	if c.User != nil {
 		seen[c.User.Name] = true
@@ -91,9 +95,9 @@ func message(c commitInfo) string {
 }
 
 // reconcileMessage is the message of a reconcile commit.
-func reconcileMessage(target, reason string, written, removed int) string {
-	return fmt.Sprintf("[RECONCILE] %s: %d written, %d removed\n\nKubernetes-Operation: RECONCILE\nReconcile-Reason: %s\n",
-		oneLine(target), written, removed, oneLine(reason))
+func reconcileMessage(target, reason string, written, removed int, watermark, newest uint64) string {
+	return fmt.Sprintf("[RECONCILE] %s: %d written, %d removed\n\nKubernetes-Operation: RECONCILE\nReconcile-Reason: %s\n%s",
+		oneLine(target), written, removed, oneLine(reason), cursorTrailers(target, watermark, newest))
 }
 
 // author is the commit author for a Kubernetes user: the name as the API server knows it, and

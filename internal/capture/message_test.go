@@ -77,3 +77,31 @@ func TestAuthorAddresses(t *testing.T) {
 		t.Errorf("unattributed: got %+v", got)
 	}
 }
+
+// Every commit of a target carries its cursor, and the cursor is read back from the history.
+func TestCommitsCarryTheTargetsCursor(t *testing.T) {
+	g := NewWithT(t)
+	msg := message(commitInfo{
+		Operation: "UPDATE", Resource: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"},
+		Namespace: "default", Name: "web", ResourceVersion: "48213", When: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC),
+		Target: "default/to-folder", Watermark: 48100, Newest: 48213,
+	})
+	g.Expect(msg).To(HaveSuffix("Kubernetes-Timestamp: 2026-11-21T12:00:00Z\nGitTarget: default/to-folder\nKubernetes-Watermark: 48100\nKubernetes-Newest-Resource-Version: 48213\n"))
+	tr := trailers(msg)
+	g.Expect(tr).To(HaveKeyWithValue(trailerTarget, "default/to-folder"))
+	g.Expect(tr).To(HaveKeyWithValue(trailerWatermark, "48100"))
+	id, ok := commitObject(msg, tr["Kubernetes-Resource"])
+	g.Expect(ok).To(BeTrue())
+	g.Expect(id).To(Equal(objectID{gr: schema.GroupResource{Group: "apps", Resource: "deployments"}, namespace: "default", name: "web"}))
+
+	cluster := message(commitInfo{Operation: "DELETE", Resource: schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, Name: "shop",
+		Target: "default/to-folder"})
+	g.Expect(cluster).To(ContainSubstring("\nGitTarget: default/to-folder\n"))
+	g.Expect(cluster).NotTo(ContainSubstring(trailerWatermark), "no watermark known: none written")
+	id, ok = commitObject(cluster, trailers(cluster)["Kubernetes-Resource"])
+	g.Expect(ok).To(BeTrue())
+	g.Expect(id).To(Equal(objectID{gr: schema.GroupResource{Resource: "namespaces"}, name: "shop"}))
+
+	g.Expect(reconcileMessage("default/to-folder", "start", 2, 1, 500, 600)).To(HaveSuffix(
+		"Reconcile-Reason: start\nGitTarget: default/to-folder\nKubernetes-Watermark: 500\nKubernetes-Newest-Resource-Version: 600\n"))
+}

@@ -85,6 +85,9 @@ func (t *target) drain(ctx context.Context) time.Time {
 				return time.Time{}
 			}
 			t.queue.pop(path)
+			if c.replayed {
+				t.replayLeft--
+			}
 			queued, held := t.queue.total, len(t.held)
 			t.mu.Unlock()
 			t.p.opts.Metrics.setQueued(t.name, queued, held)
@@ -216,6 +219,9 @@ func (t *target) commitChange(ctx context.Context, path string, c *change, op gi
 		}
 	}
 	info.Coalesced = len(c.earlier) + 1
+	info.Target, info.Watermark = t.name, t.watermark(c)
+	t.noteCommitted(c.obj.GetResourceVersion())
+	info.Newest = t.newest
 	res, err := t.writer.Commit(ctx, gitwriter.Change{
 		Ops: []gitwriter.FileOp{op}, Author: author(info.User, t.p.opts.Cluster, info.When), Message: message(info),
 	})

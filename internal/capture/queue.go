@@ -22,6 +22,11 @@ type change struct {
 	earlier []attribution.Query
 	// taken is set while the worker commits the change: it no longer takes later states.
 	taken bool
+	// firstRV is the resourceVersion of the first change folded into this one (0: unknown):
+	// until it is committed, the watermark stays below it.
+	firstRV uint64
+	// replayed: rebuilt from the API server's history at start, before the first reconcile.
+	replayed bool
 }
 
 // queue holds the pending changes of a target, in order per object path. Under pressure (more

@@ -70,6 +70,15 @@ func (t *target) reconcileNow(ctx context.Context, reason string) time.Time {
 	t.mu.Unlock()
 
 	t.known = files
+	// The folder is rendered from the watches' stores, which hold at least what each has read.
+	t.mu.Lock()
+	for key := range sources {
+		if rv, ok := t.p.opts.Watches.Progress(key); ok {
+			t.delivered[key] = max(t.delivered[key], rv)
+			t.newest = max(t.newest, rv)
+		}
+	}
+	t.mu.Unlock()
 	if !reflect.DeepEqual(t.encryptedFor, plan.Encryption) {
 		// New recipients: every encrypted file is written again, for all of them.
 		t.plainKnown, t.pendingPlain = map[string][32]byte{}, map[string][32]byte{}
@@ -85,7 +94,7 @@ func (t *target) reconcileNow(ctx context.Context, reason string) time.Time {
 	if len(ops) > 0 {
 		committer := operator(plan.Settings, t.p.opts.Clock.Now())
 		res, err := t.writer.Commit(ctx, gitwriter.Change{
-			Ops: ops, Author: committer, Message: reconcileMessage(t.name, reason, written, removed),
+			Ops: ops, Author: committer, Message: reconcileMessage(t.name, reason, written, removed, t.watermark(nil), t.newest),
 		})
 		if err != nil {
 			if ctx.Err() == nil {

@@ -46,6 +46,11 @@ type target struct {
 	status    Status
 	notified  time.Time
 	notifying bool
+	// delivered is the newest resourceVersion each watch handed the target; replaying holds
+	// new events in buffered until the history since Git's cursor is queued (resume.go).
+	delivered map[watch.Key]uint64
+	replaying bool
+	buffered  []watch.Event
 
 	wake   chan struct{}
 	cancel context.CancelFunc
@@ -60,6 +65,12 @@ type target struct {
 	// pendingPlain what the last encryption was of, until it is committed.
 	plainKnown, pendingPlain map[string][32]byte
 	encryptedFor             *secrets.Keys // the keys plainKnown is for
+	// The cursor (cursor.go): watches' progress as the watermark counts it, the newest
+	// resourceVersion committed, and where resuming from Git's cursor stands.
+	progress   map[watch.Key]*progressSample
+	newest     uint64
+	resume     resumePhase
+	replayLeft int // replayed changes not yet committed
 }
 
 func newTarget(p *Pipeline, plan Plan) *target {
@@ -80,6 +91,7 @@ func newTarget(p *Pipeline, plan Plan) *target {
 		index:   map[string]indexedFile{},
 
 		plainKnown: map[string][32]byte{}, pendingPlain: map[string][32]byte{},
+		delivered: map[watch.Key]uint64{}, replaying: true, progress: map[watch.Key]*progressSample{},
 	}
 }
 
@@ -173,28 +185,42 @@ func (t *target) handle(e watch.Event) {
 		return // the reconcile after the subscription synced covers the first list
 	}
 	t.p.opts.Metrics.observe(t.name)
-	c := &change{source: e.Key, op: operationOf(e.Type), obj: e.Object, seen: t.p.opts.Clock.Now()}
 	t.mu.Lock()
-	src := t.sources[e.Key]
-	if src == nil {
+	if t.replaying {
+		t.buffered = append(t.buffered, e)
 		t.mu.Unlock()
-		return // unsubscribed meanwhile
-	}
-	path, err := objectPath(t.current.Folder, src, e.Object, t.p.opts.Sensitive(src.Resource.GroupResource()))
-	if err != nil {
-		t.mu.Unlock()
-		t.log.Error(err, "Cannot place object in the folder")
-		t.p.opts.Metrics.fail(t.name)
 		return
 	}
-	coalesced := t.queue.push(path, c, t.query)
+	_, coalesced, ok := t.enqueue(e, false)
 	queued, held := t.queue.total, len(t.held)
 	t.mu.Unlock()
+	if !ok {
+		return
+	}
 	if coalesced {
 		t.p.opts.Metrics.coalesce(t.name)
 	}
 	t.p.opts.Metrics.setQueued(t.name, queued, held)
 	t.signal()
+}
+
+// enqueue queues the change e reports and returns its path. Called with t.mu held.
+func (t *target) enqueue(e watch.Event, replayed bool) (path string, coalesced, ok bool) {
+	src := t.sources[e.Key]
+	if src == nil {
+		return "", false, false // unsubscribed meanwhile
+	}
+	path, err := objectPath(t.current.Folder, src, e.Object, t.p.opts.Sensitive(src.Resource.GroupResource()))
+	if err != nil {
+		t.log.Error(err, "Cannot place object in the folder", "resource", src.Resource.String(),
+			"namespace", e.Object.GetNamespace(), "name", e.Object.GetName())
+		t.p.opts.Metrics.fail(t.name)
+		return "", false, false
+	}
+	rv, _ := watch.ParseVersion(e.Object.GetResourceVersion())
+	t.delivered[e.Key] = max(t.delivered[e.Key], rv)
+	c := &change{source: e.Key, op: operationOf(e.Type), obj: e.Object, seen: t.p.opts.Clock.Now(), firstRV: rv, replayed: replayed}
+	return path, t.queue.push(path, c, t.query), true
 }
 
 func operationOf(t watch.EventType) configv1alpha1.OperationType {
@@ -311,18 +337,27 @@ func (t *target) step(ctx context.Context) time.Time {
 			next = at
 		}
 	}
+	if t.resume == resumeStart {
+		earliest(t.resumeNow(ctx))
+	}
 	t.mu.Lock()
 	reason := t.reconcile
 	t.mu.Unlock()
-	if reason != "" {
+	// The history since Git's cursor is committed before the first reconcile, which would
+	// otherwise write the objects' newest state first.
+	if reason != "" && t.resume == resumeDone {
 		if retry := t.reconcileNow(ctx, reason); !retry.IsZero() {
 			earliest(retry)
 		}
 	}
-	// Until the first reconcile read the folder, what the branch holds is unknown: changes wait
-	// (and coalesce under pressure) rather than being committed blind.
-	if t.currentStatus().Synced {
+	// Until the first reconcile (or the resume) read the folder, what the branch holds is
+	// unknown: changes wait (and coalesce under pressure) rather than being committed blind.
+	if t.currentStatus().Synced || t.resume == resumeDraining {
 		earliest(t.drain(ctx))
+		if t.resume == resumeDraining && t.replayLeft <= 0 {
+			t.resume = resumeDone
+			t.signal() // the start's reconcile may run now
+		}
 	}
 	return next
 }

@@ -65,6 +65,8 @@ func (w *Writer) Run(ctx context.Context) error {
 			w.handleFiles(req)
 		case req := <-w.readRequests:
 			w.handleRead(req)
+		case req := <-w.historyRequests:
+			w.handleHistory(req)
 		case req := <-w.refreshes:
 			w.refreshWaiters = append(w.refreshWaiters, req)
 		case res := <-w.network:
@@ -203,7 +205,12 @@ func (w *Writer) handleNetwork(ctx context.Context, res networkResult) {
 func (w *Writer) sync(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.NetworkTimeout)
 	defer cancel()
-	tip, exists, err := w.remote.Fetch(ctx, w.cfg.Branch)
+	// The first fetch brings some history, for History; later ones only what moved.
+	depth := 1
+	if !w.synced {
+		depth = w.cfg.HistoryDepth
+	}
+	tip, exists, err := w.remote.Fetch(ctx, w.cfg.Branch, depth)
 	if err != nil {
 		return err
 	}

@@ -97,7 +97,7 @@ func (w *Writer) newRemote() (Remote, error) {
 // brokenRemote stands in for a remote whose settings cannot be used: it fails closed.
 type brokenRemote struct{ err error }
 
-func (b brokenRemote) Fetch(context.Context, string) (plumbing.Hash, bool, error) {
+func (b brokenRemote) Fetch(context.Context, string, int) (plumbing.Hash, bool, error) {
 	return plumbing.ZeroHash, false, b.err
 }
 func (b brokenRemote) Push(context.Context, string, plumbing.Hash, plumbing.Hash, []byte) error {

@@ -22,10 +22,10 @@ import (
 // the transport is the part most likely to be swapped (go-git's push of very large packs is
 // slower than the git CLI's).
 type Remote interface {
-	// Fetch brings the tip of branch into the store, shallowly. When the branch does not exist
-	// it fetches the default branch instead and says so with exists=false; an empty repository
-	// gives the zero hash.
-	Fetch(ctx context.Context, branch string) (tip plumbing.Hash, exists bool, err error)
+	// Fetch brings the tip of branch into the store, with depth commits of its history (at least
+	// the tip). When the branch does not exist it fetches the default branch instead and says so
+	// with exists=false; an empty repository gives the zero hash.
+	Fetch(ctx context.Context, branch string, depth int) (tip plumbing.Hash, exists bool, err error)
 	// Push moves branch from old (zero: the branch must not exist) to new, sending pack, which
 	// holds every object new needs that old does not have. It fails with ErrStale when the
 	// branch is not at old, and with ErrRejected when the remote refuses for another reason.
@@ -75,7 +75,7 @@ func (r *goGitRemote) checkWith(ctx context.Context, s storage.Storer) ([]string
 	return branches, nil
 }
 
-func (r *goGitRemote) Fetch(ctx context.Context, branch string) (plumbing.Hash, bool, error) {
+func (r *goGitRemote) Fetch(ctx context.Context, branch string, depth int) (plumbing.Hash, bool, error) {
 	refs, err := r.list(ctx)
 	if err != nil || len(refs) == 0 {
 		return plumbing.ZeroHash, false, err
@@ -98,7 +98,7 @@ func (r *goGitRemote) Fetch(ctx context.Context, branch string) (plumbing.Hash, 
 	spec := config.RefSpec(fmt.Sprintf("+%s:%s", src.Name(), tracking))
 	err = rem.FetchContext(ctx, &git.FetchOptions{
 		RefSpecs: []config.RefSpec{spec},
-		Depth:    1,
+		Depth:    max(depth, 1),
 		Auth:     r.endpoint.auth,
 		CABundle: r.endpoint.ep.CaBundle,
 		Tags:     git.NoTags,

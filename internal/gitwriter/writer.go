@@ -37,6 +37,9 @@ type Config struct {
 	RetryMin, RetryMax time.Duration
 	// NetworkTimeout bounds every fetch and push (default 2m).
 	NetworkTimeout time.Duration
+	// HistoryDepth is how many commits of the branch the first fetch brings, for History
+	// (default DefaultHistoryDepth).
+	HistoryDepth int
 
 	Clock   clock.Clock
 	Log     logr.Logger
@@ -79,13 +82,14 @@ type Writer struct {
 	remote Remote
 	clock  clock.Clock
 
-	requests      chan commitRequest
-	flushes       chan chan error
-	reconfigures  chan reconfigureRequest
-	filesRequests chan filesRequest
-	readRequests  chan readRequest
-	refreshes     chan refreshRequest
-	network       chan networkResult
+	requests        chan commitRequest
+	flushes         chan chan error
+	reconfigures    chan reconfigureRequest
+	filesRequests   chan filesRequest
+	readRequests    chan readRequest
+	historyRequests chan historyRequest
+	refreshes       chan refreshRequest
+	network         chan networkResult
 
 	// Owned by Run's goroutine.
 	head           *head
@@ -127,6 +131,9 @@ func New(cfg Config) (*Writer, error) {
 	if cfg.NetworkTimeout <= 0 {
 		cfg.NetworkTimeout = 2 * time.Minute
 	}
+	if cfg.HistoryDepth <= 0 {
+		cfg.HistoryDepth = DefaultHistoryDepth
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
@@ -141,20 +148,21 @@ func New(cfg Config) (*Writer, error) {
 		return nil, fmt.Errorf("creating work directory %s: %w", cfg.WorkDir, err)
 	}
 	w := &Writer{
-		cfg:           cfg,
-		log:           cfg.Log.WithValues("repository", cfg.URL, "branch", cfg.Branch),
-		store:         openObjectStore(repoDir, cfg.SpillBytes),
-		clock:         cfg.Clock,
-		requests:      make(chan commitRequest, 64),
-		flushes:       make(chan chan error),
-		reconfigures:  make(chan reconfigureRequest),
-		filesRequests: make(chan filesRequest),
-		readRequests:  make(chan readRequest),
-		refreshes:     make(chan refreshRequest),
-		network:       make(chan networkResult, 1),
-		pendingSet:    map[plumbing.Hash]struct{}{},
-		deltas:        map[plumbing.Hash]treeDelta{},
-		status:        Status{Reason: configv1alpha1.ReasonProgressing, Message: "connecting"},
+		cfg:             cfg,
+		log:             cfg.Log.WithValues("repository", cfg.URL, "branch", cfg.Branch),
+		store:           openObjectStore(repoDir, cfg.SpillBytes),
+		clock:           cfg.Clock,
+		requests:        make(chan commitRequest, 64),
+		flushes:         make(chan chan error),
+		reconfigures:    make(chan reconfigureRequest),
+		filesRequests:   make(chan filesRequest),
+		readRequests:    make(chan readRequest),
+		historyRequests: make(chan historyRequest),
+		refreshes:       make(chan refreshRequest),
+		network:         make(chan networkResult, 1),
+		pendingSet:      map[plumbing.Hash]struct{}{},
+		deltas:          map[plumbing.Hash]treeDelta{},
+		status:          Status{Reason: configv1alpha1.ReasonProgressing, Message: "connecting"},
 	}
 	w.head = &head{tree: newTree(w.store, plumbing.ZeroHash)}
 	w.remote = cfg.Remote

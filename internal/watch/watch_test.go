@@ -19,7 +19,9 @@ import (
 var env *controlplane.Env
 
 func TestMain(m *testing.M) {
-	controlplane.Main(m, controlplane.Options{WithoutCRDs: true}, &env)
+	// Secrets are watched from etcd itself, without the watch cache, so that compacting etcd
+	// drops their history as an API server does once its cache has moved on.
+	controlplane.Main(m, controlplane.Options{WithoutCRDs: true, APIServerFlags: map[string]string{"watch-cache-sizes": "secrets#0"}}, &env)
 }
 
 var configMaps = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}

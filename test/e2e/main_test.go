@@ -86,7 +86,7 @@ func kubectlAs(t *testing.T, kubeconfig, stdin string, args ...string) string {
 // applied with kubectl. It waits until the GitTarget is Ready.
 func quickStart(t *testing.T, ns string, repo *gitserver.SSHRepo) {
 	t.Helper()
-	if ns != "default" {
+	if _, err := cluster.Kubectl(t.Context(), cluster.Kubeconfig, "", "get", "namespace", ns); err != nil {
 		kubectl(t, "", "create", "namespace", ns)
 	}
 	dir := t.TempDir()

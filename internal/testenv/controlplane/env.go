@@ -2,9 +2,14 @@ package controlplane
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -161,4 +166,48 @@ func (e *Env) WriteUserKubeconfig(path, name string, groups ...string) error {
 		return fmt.Errorf("writing the kubeconfig %s: %w", path, err)
 	}
 	return nil
+}
+
+// CompactEtcd compacts etcd's history up to its current revision, as etcd's periodic compaction
+// does to old revisions: watches from a resourceVersion before it then fail with 410 Gone, unless
+// the API server's watch cache still holds the events. It speaks etcd's JSON gateway, so the
+// tests need no etcd client.
+func (e *Env) CompactEtcd(ctx context.Context) (int64, error) {
+	if e.env.ControlPlane.Etcd == nil || e.env.ControlPlane.Etcd.URL == nil {
+		return 0, fmt.Errorf("no etcd URL")
+	}
+	base := e.env.ControlPlane.Etcd.URL.String()
+	call := func(path, body string, out any) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, strings.NewReader(body))
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("etcd %s: %w", path, err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("etcd %s: %s: %s", path, resp.Status, data)
+		}
+		return json.Unmarshal(data, out)
+	}
+	var status struct {
+		Header struct {
+			Revision string `json:"revision"`
+		} `json:"header"`
+	}
+	if err := call("/v3/kv/range", `{"key":"AA=="}`, &status); err != nil {
+		return 0, err
+	}
+	rev, err := strconv.ParseInt(status.Header.Revision, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("etcd's revision %q: %w", status.Header.Revision, err)
+	}
+	var ignored map[string]any
+	if err := call("/v3/kv/compaction", fmt.Sprintf(`{"revision":"%d","physical":true}`, rev), &ignored); err != nil {
+		return 0, err
+	}
+	return rev, nil
 }

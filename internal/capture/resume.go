@@ -1,0 +1,153 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
+	"github.com/gitops-reverser/gitops-reverser/internal/watch"
+)
+
+// resumePhase is where a starting target stands with the history since Git's cursor.
+type resumePhase int
+
+const (
+	// resumeStart: new events wait in the buffer until the cursor is read and the history
+	// since it queued.
+	resumeStart resumePhase = iota
+	// resumeDraining: the history is queued and is being committed, each change on its own.
+	resumeDraining
+	// resumeDone: the first reconcile may run; it commits what the history could not give.
+	resumeDone
+)
+
+// resumeRetry is how soon a resume that could not start (the branch not read yet) is tried again.
+const resumeRetry = 250 * time.Millisecond
+
+// resumeNow reads the target's cursor from the branch and queues, one change each, what its
+// watches reported after the watermark and Git does not hold yet: a restart or a failover then
+// loses no history, and commits nothing twice. Where the API server no longer holds that
+// history, the first reconcile says so and commits the difference. It returns when to try again.
+func (t *target) resumeNow(ctx context.Context) time.Time {
+	cur, err := t.readCursor(ctx)
+	if errors.Is(err, gitwriter.ErrNotSynced) {
+		return t.p.opts.Clock.Now().Add(resumeRetry)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return t.p.opts.Clock.Now().Add(resumeRetry)
+		}
+		t.log.Error(err, "Cannot read the branch's history; the first reconcile stands in for what changed meanwhile")
+	}
+	if err != nil || !cur.found {
+		t.endReplay(nil, nil)
+		t.resume = resumeDone
+		return time.Time{}
+	}
+	t.mu.Lock()
+	keys := make([]watch.Key, 0, len(t.sources))
+	for k := range t.sources {
+		keys = append(keys, k)
+	}
+	folder := t.current.Folder
+	t.mu.Unlock()
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+
+	var history []watch.Event
+	reached := map[watch.Key]uint64{}
+	var lost []string
+	for _, key := range keys {
+		until, err := t.p.opts.Watches.Current(ctx, key)
+		if err == nil {
+			var events []watch.Event
+			if events, err = t.p.opts.Watches.Replay(ctx, key, cur.watermark, until); err == nil {
+				history = append(history, events...)
+				reached[key] = until
+				continue
+			}
+		}
+		if ctx.Err() != nil {
+			return t.p.opts.Clock.Now().Add(resumeRetry)
+		}
+		lost = append(lost, key.String())
+		if !errors.Is(err, watch.ErrCompacted) {
+			t.log.Error(err, "Cannot read the history of a watch since Git's cursor", "resource", key.String())
+		}
+	}
+	known, err := t.writer.Files(ctx, folder)
+	if err != nil {
+		return t.p.opts.Clock.Now().Add(resumeRetry)
+	}
+	t.known = known
+	t.newest = max(t.newest, cur.newest)
+	replayed := t.endReplay(history, func(e watch.Event) bool { return t.alreadyCommitted(cur, e) })
+	t.mu.Lock()
+	for key, rv := range reached {
+		t.delivered[key] = max(t.delivered[key], rv)
+	}
+	if len(lost) > 0 {
+		t.reconcile = fmt.Sprintf("start; the API server no longer holds the changes since resourceVersion %d of %s", cur.watermark, strings.Join(lost, ", "))
+	}
+	t.mu.Unlock()
+	t.log.Info("Resuming from Git's cursor", "watermark", cur.watermark, "replayed", replayed, "historyLost", lost)
+	t.replayLeft = replayed
+	t.resume = resumeDraining
+	return time.Time{}
+}
+
+// alreadyCommitted says whether the branch holds e's change already: the history walk found a
+// commit of the object at or past e's resourceVersion. Called with t.mu held.
+func (t *target) alreadyCommitted(cur cursor, e watch.Event) bool {
+	rv, ok := watch.ParseVersion(e.Object.GetResourceVersion())
+	if !ok || rv <= cur.watermark {
+		return true
+	}
+	src := t.sources[e.Key]
+	if src == nil {
+		return true
+	}
+	id := objectID{gr: src.Resource.GroupResource(), namespace: e.Object.GetNamespace(), name: e.Object.GetName()}
+	return rv <= cur.committed[id]
+}
+
+// endReplay queues the history (but what skip, called with t.mu held, says is in Git), then the events that arrived
+// meanwhile, but those the history already had, and lets new events through. It returns how
+// many changes of the history it queued.
+func (t *target) endReplay(history []watch.Event, skip func(watch.Event) bool) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	last := map[string]uint64{} // newest resourceVersion queued per path
+	queued := 0
+	for _, e := range history {
+		if skip(e) {
+			continue
+		}
+		path, coalesced, ok := t.enqueue(e, true)
+		if !ok {
+			continue
+		}
+		if !coalesced {
+			queued++
+		}
+		rv, _ := watch.ParseVersion(e.Object.GetResourceVersion())
+		last[path] = max(last[path], rv)
+	}
+	for _, e := range t.buffered {
+		if len(last) > 0 {
+			if src := t.sources[e.Key]; src != nil {
+				path, err := objectPath(t.current.Folder, src, e.Object, t.p.opts.Sensitive(src.Resource.GroupResource()))
+				rv, _ := watch.ParseVersion(e.Object.GetResourceVersion())
+				if err == nil && rv != 0 && rv <= last[path] {
+					continue // the history had it
+				}
+			}
+		}
+		t.enqueue(e, false)
+	}
+	t.buffered, t.replaying = nil, false
+	return queued
+}
