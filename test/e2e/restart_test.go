@@ -115,13 +115,17 @@ spec:
 	_, err := cluster.Env.CompactEtcd(t.Context())
 	g.Expect(err).NotTo(HaveOccurred())
 	runOperator(t, "admission", t.TempDir())
-	kubectl(t, `apiVersion: configbutler.ai/v1alpha1
+	// Our kinds are refused until the operator answers the escalation check.
+	g.Eventually(func() error {
+		_, err := cluster.Kubectl(t.Context(), cluster.Kubeconfig, `apiVersion: configbutler.ai/v1alpha1
 kind: WatchRule
 metadata: {name: limits}
 spec:
   targetRef: {name: to-folder-live-cluster}
   rules: [{resources: [limitranges]}]
 `, "apply", "-n", ns, "-f", "-")
+		return err
+	}).WithTimeout(30 * time.Second).Should(Succeed())
 	quickStart(t, ns, repo)
 	g.Eventually(func() []string { return names(files(t, repo, "live-cluster/compacted")) }).WithTimeout(60 * time.Second).
 		Should(ConsistOf("made-meanwhile", "made-meanwhile"))
