@@ -2,14 +2,17 @@ package gitwriter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	. "github.com/onsi/gomega"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -405,4 +408,55 @@ func TestHookRefusalIsPushRejected(t *testing.T) {
 	g.Expect(subjects(t, remote.Dir, "main")).To(Equal([]string{
 		"[UPDATE] configmaps default/cm-0", "[UPDATE] configmaps default/cm-1"}))
 	g.Expect(w.Status().Reason).To(Equal("Connected"))
+}
+
+// answerLost pushes through the real transport, then, once, reports a broken connection: what a
+// client sees when the remote took the push and the connection dropped before its answer.
+type answerLost struct {
+	Remote
+	lost atomic.Bool
+}
+
+func (a *answerLost) Push(ctx context.Context, branch string, old, new plumbing.Hash, pack []byte) error {
+	if err := a.Remote.Push(ctx, branch, old, new, pack); err != nil {
+		return err
+	}
+	if a.lost.CompareAndSwap(false, true) {
+		return errors.New("connection reset by peer")
+	}
+	return nil
+}
+
+// A push that went through though its answer was lost is not made again: the commits are on
+// the remote once, and a file written twice does not go back to its first state in between.
+func TestAPushWhoseAnswerWasLostIsNotMadeTwice(t *testing.T) {
+	g := NewWithT(t)
+	remote := newSSHRemote(t)
+	cfg := remote.config(t, "main")
+	cfg.Push = PushPolicy{MaxCommits: 3, Interval: time.Hour}
+	w, err := New(cfg)
+	g.Expect(err).NotTo(HaveOccurred())
+	lossy := &answerLost{Remote: w.remote}
+	w.remote = lossy
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		g.Expect(<-done).To(Succeed())
+	})
+	for _, value := range []string{"v1", "v2", "v3"} {
+		_, err := w.Commit(t.Context(), configMapChange(alice, 0, value))
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	g.Eventually(lossy.lost.Load).WithTimeout(30 * time.Second).Should(BeTrue())
+	flush, cancelFlush := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancelFlush()
+	g.Expect(w.Flush(flush)).To(Succeed())
+	g.Expect(gitCLI(t, remote.Dir, "rev-list", "--count", "main")).To(Equal("3"))
+	g.Expect(gitCLI(t, remote.Dir, "show", "main:live/default/configmaps/cm-0.yaml")).To(Equal("data:\n  key: v3"))
+	_, err = w.Commit(t.Context(), configMapChange(alice, 1, "v1"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(w.Flush(flush)).To(Succeed())
+	g.Expect(gitCLI(t, remote.Dir, "rev-list", "--count", "main")).To(Equal("4"))
 }

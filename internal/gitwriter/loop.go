@@ -217,6 +217,9 @@ func (w *Writer) sync(ctx context.Context) error {
 	remoteTip := plumbing.ZeroHash
 	if exists {
 		remoteTip = tip
+		if w.landed(tip) {
+			return nil
+		}
 	}
 	// A tip we already build on (our own last push, or nothing new) needs no replay, which
 	// would only decode the tree again.
@@ -232,6 +235,27 @@ func (w *Writer) sync(ctx context.Context) error {
 		s.RemoteTip, s.LocalTip, s.Pending = short(remoteTip), short(w.head.commit), len(w.pending)
 	})
 	return nil
+}
+
+// landed handles a remote tip that is one of our pending commits: a push of ours went through
+// though its answer was lost (the connection broke after the remote took it). Those commits are
+// on the remote; replaying them on it would make each again, and an earlier state of a file
+// written twice would come back between the two.
+func (w *Writer) landed(tip plumbing.Hash) bool {
+	for i, p := range w.pending {
+		if p.hash != tip {
+			continue
+		}
+		objects := 0
+		if i == len(w.pending)-1 {
+			objects = len(w.pendingObjects) // all pushed; otherwise the rest's pack carries them again
+		}
+		w.log.Info("A push went through though its answer was lost", "commits", i+1, "tip", short(tip))
+		w.pushed(networkResult{push: true, commits: i + 1, objects: objects, tip: tip})
+		w.synced = true
+		return true
+	}
+	return false
 }
 
 func (w *Writer) pushed(res networkResult) {
