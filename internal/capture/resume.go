@@ -84,7 +84,14 @@ func (t *target) resumeNow(ctx context.Context) time.Time {
 	}
 	t.known = known
 	t.newest = max(t.newest, cur.newest)
-	replayed := t.endReplay(history, func(e watch.Event) bool { return t.alreadyCommitted(cur, e) })
+	inGit := t.heldInGit(cur, history)
+	replayed := t.endReplay(history, func(e watch.Event) bool {
+		if t.alreadyCommitted(cur, e) {
+			return true
+		}
+		rv, _ := watch.ParseVersion(e.Object.GetResourceVersion())
+		return rv <= inGit[t.pathOf(e)]
+	})
 	t.mu.Lock()
 	for key, rv := range reached {
 		t.delivered[key] = max(t.delivered[key], rv)
@@ -138,16 +145,74 @@ func (t *target) endReplay(history []watch.Event, skip func(watch.Event) bool) i
 	}
 	for _, e := range t.buffered {
 		if len(last) > 0 {
-			if src := t.sources[e.Key]; src != nil {
-				path, err := objectPath(t.current.Folder, src, e.Object, t.p.opts.Sensitive(src.Resource.GroupResource()))
-				rv, _ := watch.ParseVersion(e.Object.GetResourceVersion())
-				if err == nil && rv != 0 && rv <= last[path] {
-					continue // the history had it
-				}
+			rv, _ := watch.ParseVersion(e.Object.GetResourceVersion())
+			if path := t.pathOf(e); path != "" && rv != 0 && rv <= last[path] {
+				continue // the history had it
 			}
 		}
 		t.enqueue(e, false)
 	}
 	t.buffered, t.replaying = nil, false
 	return queued
+}
+
+// heldInGit is, for objects the history walk did not reach (it ended before the watermark), the
+// resourceVersion at or below which the branch already holds the object's history: that of the
+// newest change whose file content is the branch's (or, for a deleted object, the newest delete).
+// Content that comes back (A, B, A) matches the newest, so a change may be left out of the
+// history but none is made twice. Encrypted and field-level files are not compared: their
+// content is not the rendered object's.
+func (t *target) heldInGit(cur cursor, history []watch.Event) map[string]uint64 {
+	out := map[string]uint64{}
+	if cur.complete {
+		return out
+	}
+	t.mu.Lock()
+	byPath := map[string][]watch.Event{}
+	for _, e := range history {
+		src := t.sources[e.Key]
+		if src == nil {
+			continue
+		}
+		id := objectID{gr: src.Resource.GroupResource(), namespace: e.Object.GetNamespace(), name: e.Object.GetName()}
+		if _, walked := cur.committed[id]; walked {
+			continue
+		}
+		if path := t.pathOf(e); path != "" {
+			byPath[path] = append(byPath[path], e)
+		}
+	}
+	t.mu.Unlock()
+	for path, events := range byPath {
+		blob, present := t.known[path]
+		for i := len(events) - 1; i >= 0; i-- {
+			e := events[i]
+			rv, _ := watch.ParseVersion(e.Object.GetResourceVersion())
+			if e.Type == watch.Deleted {
+				if !present {
+					out[path] = rv
+					break
+				}
+				continue
+			}
+			if data, err := render(e.Object); err == nil && present && gitwriter.BlobHash(data) == blob {
+				out[path] = rv
+				break
+			}
+		}
+	}
+	return out
+}
+
+// pathOf is the file of e's object; "" when it has none. Called with t.mu held.
+func (t *target) pathOf(e watch.Event) string {
+	src := t.sources[e.Key]
+	if src == nil {
+		return ""
+	}
+	path, err := objectPath(t.current.Folder, src, e.Object, t.p.opts.Sensitive(src.Resource.GroupResource()))
+	if err != nil {
+		return ""
+	}
+	return path
 }

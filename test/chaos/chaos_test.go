@@ -186,6 +186,7 @@ func TestChaos(t *testing.T) {
 	for k := range sz.kills {
 		victim := h.leader()
 		at := time.Now()
+		t.Logf("killing leader %s at %s", victim.Name, at.Format(time.RFC3339Nano))
 		h.kill(victim)
 		failovers = append(failovers, h.firstCommitAfter(l, at))
 		h.forward(start)
@@ -194,6 +195,7 @@ func TestChaos(t *testing.T) {
 	}
 
 	// The Git server down, then back on the same address.
+	t.Logf("Git down at %s", time.Now().Format(time.RFC3339Nano))
 	g.Expect(h.repo.Server.Stop()).To(Succeed())
 	time.Sleep(sz.gitDown)
 	g.Expect(h.repo.Server.Start()).To(Succeed())
@@ -201,6 +203,7 @@ func TestChaos(t *testing.T) {
 	h.forward(start)
 
 	// Every replica down: the webhooks unreachable, nobody writing; then all back.
+	t.Logf("all down at %s", time.Now().Format(time.RFC3339Nano))
 	var names []string
 	for name, r := range h.replicas {
 		h.kill(r)
@@ -245,6 +248,18 @@ func TestChaos(t *testing.T) {
 		len(failovers), a.lost, a.duplicated, p50, worst, errs)
 	t.Logf("writes=%d unattributed=%d misattributed=%d slowest_write=%s lease=%s", len(writes), a.unattributed, a.misattributed, slowest, sz.lease)
 
+	if a.duplicated > 0 {
+		t.Logf("history:\n%s", gitserver.Git(t, h.repo.Dir, "log", "--reverse", "--format=%h %cI %s rv=%(trailers:key=Kubernetes-Resource-Version,valueonly,separator=) "+
+			"w=%(trailers:key=Kubernetes-Watermark,valueonly,separator=) n=%(trailers:key=Kubernetes-Newest-Resource-Version,valueonly,separator=) "+
+			"%(trailers:key=Kubernetes-User,valueonly,separator=)", branch))
+		for _, r := range h.replicas {
+			for _, line := range stack.LogTail(r.Log, 100000) {
+				if strings.Contains(line, "Resuming") || strings.Contains(line, "lost") || strings.Contains(line, "replaying") || strings.Contains(line, "Reconciled folder") {
+					t.Logf("%s: %s", r.Name, line)
+				}
+			}
+		}
+	}
 	g.Expect(a.lost).To(BeZero(), "every write is a commit of its own, or folded into one that says so")
 	g.Expect(a.duplicated).To(BeZero(), "no change is committed twice on the remote")
 	g.Expect(errs).To(BeZero(), "the operator never fails an API write")
