@@ -98,6 +98,7 @@ func (h *harness) forward(since string) {
 // how long after at that was.
 func (h *harness) firstCommitAfter(l *load, at time.Time) time.Duration {
 	h.t.Helper()
+	from := h.tip()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		after := map[string]bool{}
@@ -106,7 +107,7 @@ func (h *harness) firstCommitAfter(l *load, at time.Time) time.Duration {
 				after[w.name+"@"+w.rv] = true
 			}
 		}
-		for _, c := range remoteCommits(h.t, h.repo.Dir, branch) {
+		for _, c := range remoteCommitsSince(h.t, h.repo.Dir, branch, from) {
 			if name, ok := objectOf(c.subject, ns); ok && after[name+"@"+c.rv] {
 				return time.Since(at)
 			}

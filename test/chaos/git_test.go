@@ -17,11 +17,21 @@ type remoteCommit struct {
 
 func remoteCommits(t *testing.T, dir, branch string) []remoteCommit {
 	t.Helper()
+	return remoteCommitsSince(t, dir, branch, "")
+}
+
+// remoteCommitsSince lists the commits on the branch after commit from ("": all), oldest first.
+func remoteCommitsSince(t *testing.T, dir, branch, from string) []remoteCommit {
+	t.Helper()
 	if _, ok := gitserver.Refs(t, dir)["refs/heads/"+branch]; !ok {
 		return nil
 	}
+	rng := branch
+	if from != "" {
+		rng = from + ".." + branch
+	}
 	out := gitserver.Git(t, dir, "log", "--reverse", "--format=%H%x1f%s%x1f%(trailers:key=Kubernetes-User,valueonly)%x1f"+
-		"%(trailers:key=Kubernetes-Resource-Version,valueonly)%x1f%(trailers:key=Kubernetes-Coalesced-Changes,valueonly)%x1e", branch)
+		"%(trailers:key=Kubernetes-Resource-Version,valueonly)%x1f%(trailers:key=Kubernetes-Coalesced-Changes,valueonly)%x1e", rng)
 	var commits []remoteCommit
 	for _, rec := range strings.Split(out, "\x1e") {
 		f := strings.Split(strings.TrimSpace(rec), "\x1f")
