@@ -152,20 +152,29 @@ func (p *Replica) Ready() bool {
 }
 
 // Leading reports whether the replica holds the Lease, from its own leader election metric.
-func (p *Replica) Leading() bool {
+func (p *Replica) Leading() bool { return p.Metric("leader_election_master_status") == 1 }
+
+// Metric is the value of the replica's metric name (the sum over its label sets); 0 when absent
+// or unreadable.
+func (p *Replica) Metric(name string) float64 {
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", p.metrics)) //nolint:gosec // loopback
 	if err != nil {
-		return false
+		return 0
 	}
 	defer resp.Body.Close()
+	sum := 0.0
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		if line := sc.Text(); strings.HasPrefix(line, "leader_election_master_status{") {
-			return strings.HasSuffix(line, " 1")
+		line := sc.Text()
+		if line != name && !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[strings.LastIndex(line, " ")+1:], 64); err == nil {
+			sum += v
 		}
 	}
-	return false
+	return sum
 }
 
 // Publish lists the replica in the webhook Service's EndpointSlices, as the EndpointSlice
