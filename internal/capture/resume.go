@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
@@ -24,6 +25,9 @@ const (
 	// resumeDone: the first reconcile may run; it commits what the history could not give.
 	resumeDone
 )
+
+// replayConcurrency bounds the watches whose history a resuming target reads at once.
+const replayConcurrency = 16
 
 // resumeRetry is how soon a resume that could not start (the branch not read yet) is tried again.
 const resumeRetry = 250 * time.Millisecond
@@ -57,25 +61,43 @@ func (t *target) resumeNow(ctx context.Context) time.Time {
 	t.mu.Unlock()
 	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
 
+	// Each watch's history is read at once, side by side: a quiet one takes replayIdle to end.
+	type replay struct {
+		events []watch.Event
+		until  uint64
+		err    error
+	}
+	results := make([]replay, len(keys))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, replayConcurrency)
+	for i, key := range keys {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			r := &results[i]
+			if r.until, r.err = t.p.opts.Watches.Current(ctx, key); r.err == nil {
+				r.events, r.err = t.p.opts.Watches.Replay(ctx, key, cur.watermark, r.until)
+			}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return t.p.opts.Clock.Now().Add(resumeRetry)
+	}
 	var history []watch.Event
 	reached := map[watch.Key]uint64{}
 	var lost []string
-	for _, key := range keys {
-		until, err := t.p.opts.Watches.Current(ctx, key)
-		if err == nil {
-			var events []watch.Event
-			if events, err = t.p.opts.Watches.Replay(ctx, key, cur.watermark, until); err == nil {
-				history = append(history, events...)
-				reached[key] = until
-				continue
-			}
-		}
-		if ctx.Err() != nil {
-			return t.p.opts.Clock.Now().Add(resumeRetry)
+	for i, key := range keys {
+		if r := results[i]; r.err == nil {
+			history = append(history, r.events...)
+			reached[key] = r.until
+			continue
 		}
 		lost = append(lost, key.String())
-		if !errors.Is(err, watch.ErrCompacted) {
-			t.log.Error(err, "Cannot read the history of a watch since Git's cursor", "resource", key.String())
+		if !errors.Is(results[i].err, watch.ErrCompacted) {
+			t.log.Error(results[i].err, "Cannot read the history of a watch since Git's cursor", "resource", key.String())
 		}
 	}
 	known, err := t.writer.Files(ctx, folder)

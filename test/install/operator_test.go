@@ -19,9 +19,6 @@ import (
 	. "github.com/onsi/gomega"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/testenv/controlplane"
@@ -118,16 +115,7 @@ func (inst installed) runOperator(t *testing.T, env *controlplane.Env, kubeconfi
 			t.Logf("operator log (last lines):\n%s", strings.Join(stack.LogTail(op.Log, 80), "\n"))
 		}
 	})
-	slice := &discoveryv1.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: inst.service + "-local", Namespace: inst.namespace,
-			Labels: map[string]string{discoveryv1.LabelServiceName: inst.service},
-		},
-		AddressType: addressType(ip),
-		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip.String()}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
-		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("webhook"), Port: ptr.To(int32(port))}},
-	}
-	g.Expect(env.Client.Create(t.Context(), slice)).To(Succeed())
+	g.Expect(env.Client.Create(t.Context(), stack.WebhookEndpoint(inst.namespace, inst.service, "local", ip, port))).To(Succeed())
 
 	// Ready: the certificate was made, written and injected, and the webhooks are served.
 	g.Eventually(func() int {
@@ -168,11 +156,4 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-func addressType(ip net.IP) discoveryv1.AddressType {
-	if ip.To4() != nil {
-		return discoveryv1.AddressTypeIPv4
-	}
-	return discoveryv1.AddressTypeIPv6
 }

@@ -180,19 +180,25 @@ func (p *Replica) Metric(name string) float64 {
 // Publish lists the replica in the webhook Service's EndpointSlices, as the EndpointSlice
 // controller does for a ready pod; Unpublish takes it out, as it does once the pod is gone.
 func (p *Replica) Publish(ctx context.Context) error {
+	return p.r.Env.Client.Create(ctx, WebhookEndpoint(InstallNamespace, webhookService, p.Name, p.r.IP, p.port))
+}
+
+// WebhookEndpoint is an EndpointSlice of Service service (port name "webhook") with one ready
+// address, ip:port, named after the Service and suffix.
+func WebhookEndpoint(namespace, service, suffix string, ip net.IP, port int) *discoveryv1.EndpointSlice {
 	addressType := discoveryv1.AddressTypeIPv4
-	if p.r.IP.To4() == nil {
+	if ip.To4() == nil {
 		addressType = discoveryv1.AddressTypeIPv6
 	}
-	return p.r.Env.Client.Create(ctx, &discoveryv1.EndpointSlice{
+	return &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: webhookService + "-" + p.Name, Namespace: InstallNamespace,
-			Labels: map[string]string{discoveryv1.LabelServiceName: webhookService},
+			Name: service + "-" + suffix, Namespace: namespace,
+			Labels: map[string]string{discoveryv1.LabelServiceName: service},
 		},
 		AddressType: addressType,
-		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{p.r.IP.String()}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
-		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("webhook"), Port: ptr.To(int32(p.port))}},
-	})
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip.String()}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("webhook"), Port: ptr.To(int32(port))}},
+	}
 }
 
 // Unpublish removes the replica's EndpointSlice.
