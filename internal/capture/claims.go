@@ -129,8 +129,10 @@ func sourceOfDir(plan Plan, resourceDir string) *Source {
 // claimedInGit reports whether the file at p holds an object that another direction's rule
 // claims, judged by the object as Git holds it, so that this direction leaves the file alone even
 // when the cluster has no such object. A file that cannot be read or parsed is left alone too,
-// when another direction could claim it: nothing is removed on a guess.
-func (t *target) claimedInGit(ctx context.Context, src *Source, scope, p string) bool {
+// when another direction could claim it: nothing is removed on a guess. While the writer reads
+// the remote again (another writer pushed) the answer is not known yet: the error is
+// gitwriter.ErrNotSynced, and the caller asks again later rather than dropping the change.
+func (t *target) claimedInGit(ctx context.Context, src *Source, scope, p string) (bool, error) {
 	ns := scope
 	if scope == manifest.ClusterDir {
 		ns = ""
@@ -144,26 +146,29 @@ func (t *target) claimedInGit(ctx context.Context, src *Source, scope, p string)
 		others = others || (!r.Captures() && r.MaySelectIn(ns, nsLabels))
 	}
 	if !others {
-		return false
+		return false, nil
 	}
 	data, ok, err := t.writer.Read(ctx, p)
 	if errors.Is(err, gitwriter.ErrDropped) {
-		return false // content this direction wrote and pushed: its own file
+		return false, nil // content this direction wrote and pushed: its own file
+	}
+	if errors.Is(err, gitwriter.ErrNotSynced) || (err != nil && ctx.Err() != nil) {
+		return false, fmt.Errorf("reading %s: %w", p, err)
 	}
 	if err != nil {
-		t.log.V(1).Info("Leaving a file alone that another direction may own and that cannot be read", "path", p, "error", err.Error())
-		return true
+		t.log.Error(err, "Leaving a file alone that another direction may own and that cannot be read", "path", p)
+		return true, nil
 	}
 	if !ok {
-		return false
+		return false, nil
 	}
 	obj := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal(data, &obj.Object); err != nil || obj.Object == nil {
-		return true
+		return true, nil
 	}
 	if obj.GetNamespace() == "" {
 		obj.SetNamespace(ns)
 	}
 	sel := selectFor(src.Rules, src.Resource.Resource, obj, nsLabels)
-	return sel.claimed || sel.split != nil // a split object's file is edited field by field, never replaced
+	return sel.claimed || sel.split != nil, nil // a split object's file is edited field by field, never replaced
 }

@@ -28,6 +28,9 @@ type commitInfo struct {
 	Earlier []attribution.User
 	// Coalesced is how many changes this commit stands for, when more than one.
 	Coalesced int
+	// HistoryLost: the commit stands for an unknown number of changes, whose history the API
+	// server no longer held when a watch was listed again.
+	HistoryLost bool
 	// NoLongerSelected is set when the object left the rules' selection and its file goes.
 	NoLongerSelected bool
 	// Cluster names the cluster in made-up addresses.
@@ -73,7 +76,10 @@ func message(c commitInfo) string {
 		fmt.Fprintf(&b, "Kubernetes-Resource-Version: %s\n", oneLine(c.ResourceVersion))
 	}
 	fmt.Fprintf(&b, "Kubernetes-Timestamp: %s\n", c.When.UTC().Format(time.RFC3339))
-	if c.Coalesced > 1 {
+	switch {
+	case c.HistoryLost:
+		b.WriteString("Kubernetes-Coalesced-Changes: unknown\n")
+	case c.Coalesced > 1:
 		fmt.Fprintf(&b, "Kubernetes-Coalesced-Changes: %d\n", c.Coalesced)
 	}
 	// One trailer per field: a pointer may hold any character but a line break.

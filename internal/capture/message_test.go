@@ -105,3 +105,13 @@ func TestCommitsCarryTheTargetsCursor(t *testing.T) {
 	g.Expect(reconcileMessage("default/to-folder", "start", 2, 1, 500, 600)).To(HaveSuffix(
 		"Reconcile-Reason: start\nGitTarget: default/to-folder\nKubernetes-Watermark: 500\nKubernetes-Newest-Resource-Version: 600\n"))
 }
+
+// A change whose history a re-list lost says it stands for an unknown number of changes.
+func TestAChangeWhoseHistoryIsLostSaysSo(t *testing.T) {
+	g := NewWithT(t)
+	msg := message(commitInfo{
+		Operation: "UPDATE", Resource: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Namespace: "a", Name: "b",
+		When: time.Unix(0, 0), Coalesced: 1, HistoryLost: true,
+	})
+	g.Expect(msg).To(ContainSubstring("\nKubernetes-Coalesced-Changes: unknown\n"))
+}

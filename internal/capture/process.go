@@ -101,7 +101,12 @@ func (t *target) drain(ctx context.Context) time.Time {
 	return next
 }
 
-// process commits one change, or says until when it waits for its author.
+// notSyncedRetry is how soon a change that waits for the writer to read the remote again is
+// looked at again.
+const notSyncedRetry = 250 * time.Millisecond
+
+// process commits one change, or says until when it waits (for its author, or for the writer to
+// read the remote again).
 func (t *target) process(ctx context.Context, path, folder string, src *Source, c *change) (time.Time, error) {
 	if src == nil {
 		// Its rules are gone: whatever happened to the object, a reconcile settles its file.
@@ -164,8 +169,12 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 		}
 		// The cluster's state says capture, but Git may hold the object as another direction's
 		// (a label changed in the cluster, which that direction puts back): Git decides.
-		if scope, _, ok := layoutPath(folder, path); ok && inGit && t.claimedInGit(ctx, src, scope, path) {
-			return time.Time{}, nil
+		if scope, _, ok := layoutPath(folder, path); ok && inGit {
+			if claimed, err := t.claimedInGit(ctx, src, scope, path); err != nil {
+				return t.p.opts.Clock.Now().Add(notSyncedRetry), nil
+			} else if claimed {
+				return time.Time{}, nil
+			}
 		}
 		data, err := render(c.obj)
 		if err != nil {
@@ -186,8 +195,12 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 		if !inGit || !deletable {
 			return time.Time{}, nil
 		}
-		if scope, _, ok := layoutPath(folder, path); ok && t.claimedInGit(ctx, src, scope, path) {
-			return time.Time{}, nil
+		if scope, _, ok := layoutPath(folder, path); ok {
+			if claimed, err := t.claimedInGit(ctx, src, scope, path); err != nil {
+				return t.p.opts.Clock.Now().Add(notSyncedRetry), nil
+			} else if claimed {
+				return time.Time{}, nil
+			}
 		}
 		op.Delete, info.NoLongerSelected = true, true
 	}
@@ -218,7 +231,7 @@ func (t *target) commitChange(ctx context.Context, path string, c *change, op gi
 			info.Earlier = append(info.Earlier, u)
 		}
 	}
-	info.Coalesced = len(c.earlier) + 1
+	info.Coalesced, info.HistoryLost = len(c.earlier)+1, c.folded
 	info.Target, info.Watermark = t.name, t.watermark(c)
 	t.noteCommitted(c.obj.GetResourceVersion())
 	info.Newest = t.newest

@@ -27,6 +27,8 @@ type change struct {
 	firstRV uint64
 	// replayed: rebuilt from the API server's history at start, before the first reconcile.
 	replayed bool
+	// folded: the state a watch's re-list found, standing for changes whose history is gone.
+	folded bool
 }
 
 // queue holds the pending changes of a target, in order per object path. Under pressure (more
@@ -53,6 +55,7 @@ func (q *queue) push(path string, c *change, query func(*change) attribution.Que
 			last.earlier = append(last.earlier, query(last))
 			last.op = foldOperations(last.op, c.op)
 			last.obj, last.source = c.obj, c.source
+			last.folded = last.folded || c.folded
 			return true
 		}
 	}

@@ -90,7 +90,11 @@ func (t *target) reconcileNow(ctx context.Context, reason string) time.Time {
 		t.setStatus(func(s *Status) { s.Problem = err.Error() })
 		return t.p.opts.Clock.Now().Add(time.Minute)
 	}
-	ops, written, removed := t.diff(ctx, plan, files, desired, deletable)
+	ops, written, removed, err := t.diff(ctx, plan, files, desired, deletable)
+	if err != nil {
+		t.requestReconcile(reason) // the writer reads the remote again: ask once it has
+		return t.p.opts.Clock.Now().Add(time.Second)
+	}
 	if len(ops) > 0 {
 		committer := operator(plan.Settings, t.p.opts.Clock.Now())
 		res, err := t.writer.Commit(ctx, gitwriter.Change{
@@ -217,7 +221,7 @@ func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, pla
 // leaving alone paths with queued changes (their own commits follow), files of sensitive
 // resources, what the rules' operations do not allow, files outside the layout this direction
 // writes, and files that hold another direction's objects.
-func (t *target) diff(ctx context.Context, plan Plan, files map[string]plumbing.Hash, desired map[string]desiredFile, deletable map[string]bool) ([]gitwriter.FileOp, int, int) {
+func (t *target) diff(ctx context.Context, plan Plan, files map[string]plumbing.Hash, desired map[string]desiredFile, deletable map[string]bool) ([]gitwriter.FileOp, int, int, error) {
 	encrypting := plan.Encryption != nil
 	var ops []gitwriter.FileOp
 	var candidates []string
@@ -257,8 +261,12 @@ func (t *target) diff(ctx context.Context, plan Plan, files map[string]plumbing.
 	// Git decides for a file that holds another direction's object, whatever the cluster says.
 	for _, op := range overwrites {
 		scope, dir, ok := layoutPath(plan.Folder, op.Path)
-		if src := sourceOfDir(plan, dir); ok && src != nil && t.claimedInGit(ctx, src, scope, op.Path) {
-			continue
+		if src := sourceOfDir(plan, dir); ok && src != nil {
+			if claimed, err := t.claimedInGit(ctx, src, scope, op.Path); err != nil {
+				return nil, 0, 0, err
+			} else if claimed {
+				continue
+			}
 		}
 		ops = append(ops, op)
 	}
@@ -266,14 +274,18 @@ func (t *target) diff(ctx context.Context, plan Plan, files map[string]plumbing.
 	removed := 0
 	for _, p := range candidates {
 		scope, dir, _ := layoutPath(plan.Folder, p)
-		if src := sourceOfDir(plan, dir); src != nil && t.claimedInGit(ctx, src, scope, p) {
-			continue
+		if src := sourceOfDir(plan, dir); src != nil {
+			if claimed, err := t.claimedInGit(ctx, src, scope, p); err != nil {
+				return nil, 0, 0, err
+			} else if claimed {
+				continue
+			}
 		}
 		ops = append(ops, gitwriter.FileOp{Path: p, Delete: true})
 		removed++
 	}
 	sort.Slice(ops, func(i, j int) bool { return ops[i].Path < ops[j].Path })
-	return ops, written, removed
+	return ops, written, removed, nil
 }
 
 // manifestFile reports whether a file in the folder is one the operator manages: a YAML file

@@ -66,6 +66,9 @@ func (t *target) resumeNow(ctx context.Context) time.Time {
 		events []watch.Event
 		until  uint64
 		err    error
+		// lostUpTo is where the history the API server still holds began, when it no longer
+		// held all of it since the watermark: what lies between is lost, the rest replayed.
+		lostUpTo uint64
 	}
 	results := make([]replay, len(keys))
 	var wg sync.WaitGroup
@@ -77,8 +80,14 @@ func (t *target) resumeNow(ctx context.Context) time.Time {
 			slots <- struct{}{}
 			defer func() { <-slots }()
 			r := &results[i]
-			if r.until, r.err = t.p.opts.Watches.Current(ctx, key); r.err == nil {
-				r.events, r.err = t.p.opts.Watches.Replay(ctx, key, cur.watermark, r.until)
+			if r.until, r.err = t.p.opts.Watches.Current(ctx, key); r.err != nil {
+				return
+			}
+			r.events, r.err = t.p.opts.Watches.Replay(ctx, key, cur.watermark, r.until)
+			var gap *watch.CompactedError
+			if errors.As(r.err, &gap) && gap.Oldest > cur.watermark {
+				r.lostUpTo = gap.Oldest
+				r.events, r.err = t.p.opts.Watches.Replay(ctx, key, gap.Oldest, r.until)
 			}
 		}()
 	}
@@ -88,11 +97,14 @@ func (t *target) resumeNow(ctx context.Context) time.Time {
 	}
 	var history []watch.Event
 	reached := map[watch.Key]uint64{}
-	var lost []string
+	var lost, gaps []string
 	for i, key := range keys {
 		if r := results[i]; r.err == nil {
 			history = append(history, r.events...)
 			reached[key] = r.until
+			if r.lostUpTo > 0 {
+				gaps = append(gaps, fmt.Sprintf("between resourceVersion %d and %d of %s", cur.watermark, r.lostUpTo, key))
+			}
 			continue
 		}
 		lost = append(lost, key.String())
@@ -118,11 +130,16 @@ func (t *target) resumeNow(ctx context.Context) time.Time {
 	for key, rv := range reached {
 		t.delivered[key] = max(t.delivered[key], rv)
 	}
+	var missing []string
 	if len(lost) > 0 {
-		t.reconcile = fmt.Sprintf("start; the API server no longer holds the changes since resourceVersion %d of %s", cur.watermark, strings.Join(lost, ", "))
+		missing = append(missing, fmt.Sprintf("since resourceVersion %d of %s", cur.watermark, strings.Join(lost, ", ")))
+	}
+	missing = append(missing, gaps...)
+	if len(missing) > 0 {
+		t.reconcile = "start; the API server no longer holds the changes " + strings.Join(missing, "; ")
 	}
 	t.mu.Unlock()
-	t.log.Info("Resuming from Git's cursor", "watermark", cur.watermark, "replayed", replayed, "historyLost", lost)
+	t.log.Info("Resuming from Git's cursor", "watermark", cur.watermark, "replayed", replayed, "historyLost", lost, "historyGaps", gaps)
 	t.replayLeft = replayed
 	t.resume = resumeDraining
 	return time.Time{}

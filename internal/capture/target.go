@@ -219,7 +219,7 @@ func (t *target) enqueue(e watch.Event, replayed bool) (path string, coalesced, 
 	}
 	rv, _ := watch.ParseVersion(e.Object.GetResourceVersion())
 	t.delivered[e.Key] = max(t.delivered[e.Key], rv)
-	c := &change{source: e.Key, op: operationOf(e.Type), obj: e.Object, seen: t.p.opts.Clock.Now(), firstRV: rv, replayed: replayed}
+	c := &change{source: e.Key, op: operationOf(e.Type), obj: e.Object, seen: t.p.opts.Clock.Now(), firstRV: rv, replayed: replayed, folded: e.Coalesced}
 	return path, t.queue.push(path, c, t.query), true
 }
 

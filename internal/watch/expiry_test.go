@@ -140,3 +140,44 @@ func (p *cuttableProxy) restore() {
 	defer p.mu.Unlock()
 	p.down = false
 }
+
+// After an API server restart the informer's watch is too old for the new watch cache and it
+// lists again; the changes made between the restart and the list still reach subscribers one by
+// one, from the watch cache's history, not folded into the state the list found.
+func TestAReListAfterAnAPIServerRestartDeliversEachChange(t *testing.T) {
+	g := NewWithT(t)
+	proxy := newCuttableProxy(t, env.Config.Host)
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Host = "https://" + proxy.addr
+	client, err := dynamic.NewForConfig(cfg)
+	g.Expect(err).NotTo(HaveOccurred())
+	w := New(client, Options{Log: testr.New(t)})
+	t.Cleanup(w.Stop)
+	key := Key{Resource: configMaps, Namespace: "kube-public"}
+	rec := &recorder{}
+	g.Expect(w.Subscribe(t.Context(), key, "test", rec.handle)).To(Succeed())
+	g.Eventually(func() bool { return w.Synced(key, "test") }).WithTimeout(10 * time.Second).Should(BeTrue())
+	g.Expect(env.Client.Create(t.Context(), configMap("kube-public", "changed-after-restart", "0"))).To(Succeed())
+	g.Eventually(rec.seen).WithTimeout(10 * time.Second).Should(ContainElement("add changed-after-restart=0"))
+
+	proxy.cut()
+	// A revision past the watch's, so that the new watch cache starts after it.
+	g.Expect(env.Client.Create(t.Context(), configMap("default", "churn-before-restart", "x"))).To(Succeed())
+	g.Expect(env.RestartAPIServer()).To(Succeed())
+	for _, v := range []string{"1", "2", "3"} {
+		g.Eventually(func() error {
+			return env.Client.Update(t.Context(), configMap("kube-public", "changed-after-restart", v))
+		}).WithTimeout(30 * time.Second).Should(Succeed())
+	}
+	g.Expect(env.Client.Create(t.Context(), configMap("kube-public", "made-after-restart", "1"))).To(Succeed())
+	proxy.restore()
+
+	g.Eventually(rec.seen).WithTimeout(60 * time.Second).WithPolling(200 * time.Millisecond).Should(ContainElement("relisted"))
+	g.Expect(rec.seen()).To(Equal([]string{"add changed-after-restart=0",
+		"update changed-after-restart=1", "update changed-after-restart=2", "update changed-after-restart=3",
+		"add made-after-restart=1",
+		// The new cache's history begins at the restart: what lay between the old watch and it
+		// (nothing of this namespace's) is for the subscribers to reconcile.
+		"relisted"}), "each change on its own, in order, and nothing twice")
+	g.Consistently(rec.seen).WithTimeout(2 * time.Second).Should(HaveLen(6))
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -14,8 +15,41 @@ import (
 )
 
 // ErrCompacted says the API server no longer holds the changes since the resourceVersion asked
-// for: its watch cache or etcd dropped them.
+// for: its watch cache or etcd dropped them. Replay's errors wrap it in a *CompactedError.
 var ErrCompacted = errors.New("the API server no longer holds that history")
+
+// CompactedError is ErrCompacted for one replay, with where the history the API server still
+// holds begins when it says so: a watch cache that starts later than the resourceVersion asked
+// for (the API server restarted, or the cache's window moved on) answers "too old resource
+// version: <asked> (<oldest>)", and a replay from <oldest> then reads the rest. etcd's own
+// compaction does not say, and Oldest is 0.
+type CompactedError struct {
+	Key          Key
+	From, Oldest uint64
+}
+
+func (e *CompactedError) Error() string {
+	if e.Oldest == 0 {
+		return fmt.Sprintf("replaying %s from %d: %v", e.Key, e.From, ErrCompacted)
+	}
+	return fmt.Sprintf("replaying %s from %d: %v; it holds the changes after %d", e.Key, e.From, ErrCompacted, e.Oldest)
+}
+
+func (e *CompactedError) Is(target error) bool { return target == ErrCompacted }
+
+// tooOld is the watch cache's answer to a watch from before its window (the cacher's
+// "too old resource version: %d (%d)", unchanged since Kubernetes 1.6).
+var tooOld = regexp.MustCompile(`too old resource version: \d+ \((\d+)\)`)
+
+func compacted(key Key, from uint64, err error) error {
+	gap := &CompactedError{Key: key, From: from}
+	if m := tooOld.FindStringSubmatch(err.Error()); m != nil {
+		if oldest, ok := ParseVersion(m[1]); ok && oldest > from {
+			gap.Oldest = oldest
+		}
+	}
+	return gap
+}
 
 // ParseVersion reads a resourceVersion as the number etcd makes it; false for any other form.
 func ParseVersion(rv string) (uint64, bool) {
@@ -55,7 +89,8 @@ const replayIdle = time.Second
 // Replay returns the changes of key's resource after resourceVersion from, up to until, in the
 // order the API server made them, as Added, Updated and Deleted events (never Initial). It reads
 // a watch that starts at from, and stops at the first event or bookmark at or past until, or when
-// the watch has been quiet for a second. It fails with ErrCompacted when that history is gone.
+// the watch has been quiet for a second. It fails with a *CompactedError (ErrCompacted) when that
+// history is gone.
 func (w *Watches) Replay(ctx context.Context, key Key, from, until uint64) ([]Event, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -63,7 +98,7 @@ func (w *Watches) Replay(ctx context.Context, key Key, from, until uint64) ([]Ev
 		ResourceVersion: strconv.FormatUint(from, 10), AllowWatchBookmarks: true,
 	})
 	if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
-		return nil, fmt.Errorf("replaying %s from %d: %w", key, from, ErrCompacted)
+		return nil, compacted(key, from, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("replaying %s from %d: %w", key, from, err)
@@ -85,7 +120,7 @@ func (w *Watches) Replay(ctx context.Context, key Key, from, until uint64) ([]Ev
 			if ev.Type == apiwatch.Error {
 				err := apierrors.FromObject(ev.Object)
 				if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
-					return nil, fmt.Errorf("replaying %s from %d: %w", key, from, ErrCompacted)
+					return nil, compacted(key, from, err)
 				}
 				return nil, fmt.Errorf("replaying %s from %d: %w", key, from, err)
 			}

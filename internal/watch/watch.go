@@ -41,8 +41,9 @@ const (
 	Updated
 	// Deleted: the object is gone; Object is its last known state.
 	Deleted
-	// Relisted: the watch expired and the resource was listed again; changes in between may
-	// have been coalesced, so subscribers reconcile.
+	// Relisted: the watch expired and the resource was listed again, and the API server no
+	// longer held all the changes in between: the events before it that stand for them are
+	// marked Coalesced, and subscribers reconcile (catchup.go).
 	Relisted
 )
 
@@ -54,6 +55,9 @@ type Event struct {
 	// Initial is set on the Added events of the list a subscription starts with: the state
 	// the resource had, not changes someone just made.
 	Initial bool
+	// Coalesced is set on an event that may stand for several changes whose history is gone:
+	// the state a re-list found, or a delete it inferred.
+	Coalesced bool
 }
 
 // Handler receives events in order, per object. It is called from the watch's goroutine and
@@ -84,14 +88,26 @@ type Watches struct {
 
 type shared struct {
 	informer    cache.SharedIndexInformer
+	ctx         context.Context
 	cancel      context.CancelFunc
 	done        chan struct{}
 	subscribers map[string]*subscriber
+	// relists counts the informer's lists after the first; catchingUp is set while their
+	// history is read (catchup.go). Guarded by Watches.mu.
+	relists    atomic.Int64
+	catchingUp bool
 }
 
 type subscriber struct {
 	handler      Handler
 	registration cache.ResourceEventHandlerRegistration
+
+	mu sync.Mutex
+	// waiting holds the events that arrive while a re-list's history is read (non-nil then);
+	// covered is, after it, the newest resourceVersion the history delivered per object, so
+	// that late events of the list are not delivered after newer ones.
+	waiting []held
+	covered map[objectRef]uint64
 }
 
 // New creates Watches on client.
@@ -116,15 +132,18 @@ func (w *Watches) Subscribe(ctx context.Context, key Key, id string, handler Han
 		_ = s.informer.RemoveEventHandler(old.registration)
 	}
 	sub := &subscriber{handler: handler}
+	if s.catchingUp {
+		sub.hold()
+	}
 	reg, err := s.informer.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
-		AddFunc: func(obj any, initial bool) { deliver(key, Added, obj, initial, handler) },
+		AddFunc: func(obj any, initial bool) { deliver(key, Added, obj, initial, sub) },
 		UpdateFunc: func(old, obj any) {
 			if sameVersion(old, obj) {
 				return // a resync: nothing changed
 			}
-			deliver(key, Updated, obj, false, handler)
+			deliver(key, Updated, obj, false, sub)
 		},
-		DeleteFunc: func(obj any) { deliver(key, Deleted, obj, false, handler) },
+		DeleteFunc: func(obj any) { deliver(key, Deleted, obj, false, sub) },
 	})
 	if err != nil {
 		return fmt.Errorf("subscribing to %s: %w", key, err)
@@ -194,7 +213,9 @@ func (w *Watches) Stop() {
 }
 
 func (w *Watches) start(key Key) *shared {
-	informer := cache.NewSharedIndexInformerWithOptions(w.listWatch(key), &unstructured.Unstructured{},
+	s := &shared{done: make(chan struct{}), subscribers: map[string]*subscriber{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	informer := cache.NewSharedIndexInformerWithOptions(w.listWatch(key, s), &unstructured.Unstructured{},
 		cache.SharedIndexInformerOptions{ResyncPeriod: w.resync, ObjectDescription: key.String()})
 	if w.transform != nil {
 		_ = informer.SetTransform(func(obj any) (any, error) {
@@ -204,30 +225,23 @@ func (w *Watches) start(key Key) *shared {
 			return obj, nil
 		})
 	}
-	s := &shared{informer: informer, done: make(chan struct{}), subscribers: map[string]*subscriber{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
+	s.informer = informer
 	go func() {
 		defer close(s.done)
-		informer.RunWithContext(ctx)
+		informer.RunWithContext(s.ctx)
 	}()
 	w.log.V(1).Info("Watching", "resource", key.String())
 	return s
 }
 
-// relisted tells every subscriber of key that its view was re-listed.
-// listWatch lists and watches key's resource, and reports every list after the first as a
-// re-list: the reflector lists again when its watch expired (410), without telling anyone.
+// listWatch lists and watches key's resource, and makes every list after the first a re-list
+// (catchup.go): the reflector lists again when its watch expired (410), without telling anyone.
 // With watch-list streaming, a (re-)list is a watch that asks for initial events.
-func (w *Watches) listWatch(key Key) cache.ListerWatcher {
+func (w *Watches) listWatch(key Key, s *shared) cache.ListerWatcher {
 	var lists atomic.Int64
 	listed := func() {
 		if lists.Add(1) > 1 {
-			// Let the informer apply the new list before subscribers reconcile against it.
-			time.AfterFunc(relistSettle, func() {
-				w.log.Info("Watch listed again; reconciling", "resource", key.String())
-				w.relisted(key)
-			})
+			w.relisted(key, s)
 		}
 	}
 	resource := w.client.Resource(key.Resource).Namespace(key.Namespace)
@@ -249,34 +263,37 @@ func (w *Watches) listWatch(key Key) cache.ListerWatcher {
 	}, w.client)
 }
 
-// relistSettle is how long after a re-list subscribers are told, so that they find the new list
-// in the store.
+// relistSettle is how long after a re-list began its history is read: by then the informer
+// applied the list and handed its events on.
 const relistSettle = time.Second
 
-func (w *Watches) relisted(key Key) {
+// relisted holds every subscriber's events and starts a catch-up, unless one runs. It is called
+// by the reflector before it applies the list, so the old watch's resourceVersion is still the
+// informer's.
+func (w *Watches) relisted(key Key, s *shared) {
+	from, _ := ParseVersion(s.informer.LastSyncResourceVersion())
 	w.mu.Lock()
-	s, ok := w.watches[key]
-	var handlers []Handler
-	if ok {
-		for _, sub := range s.subscribers {
-			handlers = append(handlers, sub.handler)
-		}
+	defer w.mu.Unlock()
+	s.relists.Add(1)
+	for _, sub := range s.subscribers {
+		sub.hold()
 	}
-	w.mu.Unlock()
-	for _, h := range handlers {
-		h(Event{Key: key, Type: Relisted})
+	if !s.catchingUp {
+		s.catchingUp = true
+		go w.catchUp(s.ctx, key, s, from)
 	}
 }
 
-func deliver(key Key, t EventType, obj any, initial bool, h Handler) {
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+func deliver(key Key, t EventType, obj any, initial bool, sub *subscriber) {
+	tomb, tombstone := obj.(cache.DeletedFinalStateUnknown)
+	if tombstone {
 		obj = tomb.Obj
 	}
 	u, ok := obj.(*unstructured.Unstructured)
 	if !ok {
 		return
 	}
-	h(Event{Key: key, Type: t, Object: u, Initial: initial})
+	sub.receive(Event{Key: key, Type: t, Object: u, Initial: initial}, tombstone)
 }
 
 func sameVersion(old, obj any) bool {

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 type remoteCommit struct {
 	hash, subject, user, rv string
 	coalesced               bool
+	reason                  string // a reconcile's Reconcile-Reason
 }
 
 func remoteCommits(t *testing.T, dir, branch string) []remoteCommit {
@@ -31,15 +33,16 @@ func remoteCommitsSince(t *testing.T, dir, branch, from string) []remoteCommit {
 		rng = from + ".." + branch
 	}
 	out := gitserver.Git(t, dir, "log", "--reverse", "--format=%H%x1f%s%x1f%(trailers:key=Kubernetes-User,valueonly)%x1f"+
-		"%(trailers:key=Kubernetes-Resource-Version,valueonly)%x1f%(trailers:key=Kubernetes-Coalesced-Changes,valueonly)%x1e", rng)
+		"%(trailers:key=Kubernetes-Resource-Version,valueonly)%x1f%(trailers:key=Kubernetes-Coalesced-Changes,valueonly)%x1f"+
+		"%(trailers:key=Reconcile-Reason,valueonly)%x1e", rng)
 	var commits []remoteCommit
 	for _, rec := range strings.Split(out, "\x1e") {
 		f := strings.Split(strings.TrimSpace(rec), "\x1f")
-		if len(f) < 5 {
+		if len(f) < 6 {
 			continue
 		}
 		commits = append(commits, remoteCommit{hash: f[0], subject: f[1], user: strings.TrimSpace(f[2]), rv: strings.TrimSpace(f[3]),
-			coalesced: strings.TrimSpace(f[4]) != ""})
+			coalesced: strings.TrimSpace(f[4]) != "", reason: strings.TrimSpace(f[5])})
 	}
 	return commits
 }
@@ -56,10 +59,18 @@ func objectOf(subject, ns string) (string, bool) {
 // audit is what the remote's history says about the writes.
 type audit struct {
 	lost, duplicated, misattributed, unattributed int
+	// missing is the first writes found lost, for the failure message.
+	missing []write
 }
 
+// gapOf reads the ConfigMaps' history gaps a reconcile commit says it stands in for: the API
+// server no longer held their changes between two resourceVersions (a restart emptied its watch
+// cache).
+var gapOf = regexp.MustCompile(`between resourceVersion (\d+) and (\d+) of [^;]*configmaps`)
+
 // check counts, over the writes that succeeded: writes with no commit of their own
-// resourceVersion and not folded into a commit that says it coalesced changes (lost), changes
+// resourceVersion, not folded into a commit that says it coalesced changes, and not in a history
+// gap a reconcile commit names (lost), changes
 // committed more than once (duplicated), and commits authored by someone other than the writer.
 func check(commits []remoteCommit, writes []write, ns string) audit {
 	var a audit
@@ -67,7 +78,13 @@ func check(commits []remoteCommit, writes []write, ns string) audit {
 	coalescedAt := map[string]bool{}
 	users := map[string]string{}
 	seen := map[string]int{}
+	var gaps [][2]uint64
 	for _, c := range commits {
+		for _, m := range gapOf.FindAllStringSubmatch(c.reason, -1) {
+			from, _ := strconv.ParseUint(m[1], 10, 64)
+			to, _ := strconv.ParseUint(m[2], 10, 64)
+			gaps = append(gaps, [2]uint64{from, to})
+		}
 		name, ok := objectOf(c.subject, ns)
 		rv, err := strconv.ParseUint(c.rv, 10, 64)
 		if !ok || err != nil {
@@ -105,8 +122,15 @@ func check(commits []remoteCommit, writes []write, ns string) audit {
 		rv, _ := strconv.ParseUint(w.rv, 10, 64)
 		rvs := byObject[w.name]
 		i := sort.Search(len(rvs), func(i int) bool { return rvs[i] > rv })
-		if i == len(rvs) || !coalescedAt[w.name+"@"+strconv.FormatUint(rvs[i], 10)] {
+		inGap := false
+		for _, gap := range gaps {
+			inGap = inGap || (rv > gap[0] && rv <= gap[1])
+		}
+		if !inGap && (i == len(rvs) || !coalescedAt[w.name+"@"+strconv.FormatUint(rvs[i], 10)]) {
 			a.lost++
+			if len(a.missing) < 20 {
+				a.missing = append(a.missing, w)
+			}
 		}
 	}
 	return a

@@ -23,6 +23,7 @@ type write struct {
 // turns, and keeps every answer.
 type load struct {
 	mu     sync.Mutex
+	gate   sync.RWMutex
 	writes []write
 	stop   context.CancelFunc
 	done   chan struct{}
@@ -46,6 +47,8 @@ func startLoad(ctx context.Context, ns string, objects, rate int, users []writer
 				return
 			case <-tick.C:
 			}
+			g := &l.gate
+			g.RLock()
 			u := users[i%len(users)]
 			name := fmt.Sprintf("load-%d", i%objects)
 			patch := fmt.Sprintf(`{"data":{"seq":"%d"}}`, i)
@@ -58,10 +61,16 @@ func startLoad(ctx context.Context, ns string, objects, rate int, users []writer
 			l.mu.Lock()
 			l.writes = append(l.writes, w)
 			l.mu.Unlock()
+			g.RUnlock()
 		}
 	}()
 	return l
 }
+
+// pause waits for the write under way and holds the next; resume lets them go on. Ticks missed
+// meanwhile are dropped, not made up.
+func (l *load) pause()  { l.gate.Lock() }
+func (l *load) resume() { l.gate.Unlock() }
 
 // Stop ends the load and returns every write.
 func (l *load) Stop() []write {

@@ -1,8 +1,6 @@
 package chaos
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"strconv"
 	"testing"
@@ -16,35 +14,25 @@ import (
 var operator string
 
 func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		dir, err := os.MkdirTemp("", "chaos-bin-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-		defer cancel()
-		if operator, err = stack.BuildOperator(ctx, dir, false); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
+	os.Exit(stack.WithOperator(false, func(binary string) int {
+		operator = binary
 		return m.Run()
-	}())
+	}))
 }
 
-// size is how hard a run pushes: CHAOS_KILLS, CHAOS_RATE (writes/s), CHAOS_GIT_DOWN,
+// size is how hard a run pushes: CHAOS_KILLS, CHAOS_RATE (writes/s), CHAOS_GIT_RATE (commits
+// to the applied files per second, each with one drift in the cluster), CHAOS_GIT_DOWN,
 // CHAOS_ALL_DOWN and CHAOS_LEASE (durations; the renew deadline and retry period follow the lease
 // as the defaults' 15s, 10s and 2s do) override the CI size.
 type size struct {
 	kills             int
-	rate              int
+	rate, gitRate     int
 	gitDown, allDown  time.Duration
 	lease, renew, try time.Duration
 }
 
 func sizeFromEnv(t *testing.T) size {
-	s := size{kills: 2, rate: 20, gitDown: 5 * time.Second, allDown: 3 * time.Second, lease: 4 * time.Second}
+	s := size{kills: 2, rate: 20, gitRate: 1, gitDown: 5 * time.Second, allDown: 3 * time.Second, lease: 4 * time.Second}
 	if v := os.Getenv("CHAOS_KILLS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -52,12 +40,14 @@ func sizeFromEnv(t *testing.T) size {
 		}
 		s.kills = n
 	}
-	if v := os.Getenv("CHAOS_RATE"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			t.Fatalf("CHAOS_RATE: %v", err)
+	for name, n := range map[string]*int{"CHAOS_RATE": &s.rate, "CHAOS_GIT_RATE": &s.gitRate} {
+		if v := os.Getenv(name); v != "" {
+			parsed, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			*n = parsed
 		}
-		s.rate = n
 	}
 	for name, d := range map[string]*time.Duration{"CHAOS_GIT_DOWN": &s.gitDown, "CHAOS_ALL_DOWN": &s.allDown, "CHAOS_LEASE": &s.lease} {
 		if v := os.Getenv(name); v != "" {

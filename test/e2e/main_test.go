@@ -21,19 +21,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		ctx := context.Background()
-		bin, err := os.MkdirTemp("", "e2e-bin-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(bin)
-		if operator, err = stack.BuildOperator(ctx, bin, true); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		if cluster, err = stack.Start(ctx, stack.Options{}); err != nil {
+	os.Exit(stack.WithOperator(true, func(binary string) int {
+		operator = binary
+		var err error
+		if cluster, err = stack.Start(context.Background(), stack.Options{}); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -43,7 +34,7 @@ func TestMain(m *testing.M) {
 			}
 		}()
 		return m.Run()
-	}())
+	}))
 }
 
 // runOperator starts the operator with the attribution source and stops it when the test ends,

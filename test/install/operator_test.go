@@ -2,7 +2,6 @@ package install
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -29,21 +28,10 @@ import (
 var operatorBinary string
 
 func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		dir, err := os.MkdirTemp("", "gitops-reverser-install-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-		defer cancel()
-		if operatorBinary, err = stack.BuildOperator(ctx, dir, true); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
+	os.Exit(stack.WithOperator(true, func(binary string) int {
+		operatorBinary = binary
 		return m.Run()
-	}())
+	}))
 }
 
 // installed is what an install put in the cluster that running its operator needs.

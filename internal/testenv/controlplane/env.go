@@ -48,6 +48,8 @@ type Env struct {
 	Webhooks *envtest.WebhookInstallOptions
 
 	env *envtest.Environment
+	// certDir holds the API server's certificates and keys across a restart.
+	certDir string
 }
 
 // Start builds the binaries if needed and starts a control plane. Call Stop when done.
@@ -77,6 +79,13 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		env.CRDDirectoryPaths = []string{filepath.Join(root, "config", "crd", "bases")}
 		env.ErrorIfCRDPathMissing = true
 	}
+	// A directory of our own, not envtest's random one: envtest removes that one when the API
+	// server stops, and a restarted API server would then serve with a new CA.
+	certDir, err := os.MkdirTemp("", "kube-apiserver-")
+	if err != nil {
+		return nil, fmt.Errorf("creating the API server's certificate directory: %w", err)
+	}
+	env.ControlPlane.GetAPIServer().CertDir = certDir
 	apiServerArgs := env.ControlPlane.GetAPIServer().Configure()
 	for flag, value := range opts.APIServerFlags {
 		apiServerArgs.Set(flag, value)
@@ -84,11 +93,13 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 
 	cfg, err := env.Start()
 	if err != nil {
+		_ = os.RemoveAll(certDir)
 		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", assets, err)
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		_ = env.Stop()
+		_ = os.RemoveAll(certDir)
 		return nil, fmt.Errorf("creating a client for the test API server: %w", err)
 	}
 	return &Env{
@@ -98,13 +109,29 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		Kubectl:  filepath.Join(assets, "kubectl"),
 		Webhooks: &env.WebhookInstallOptions,
 		env:      env,
+		certDir:  certDir,
 	}, nil
 }
 
 // Stop stops the API server and etcd and removes their data.
 func (e *Env) Stop() error {
+	defer os.RemoveAll(e.certDir)
 	if err := e.env.Stop(); err != nil {
 		return fmt.Errorf("stopping the test control plane: %w", err)
+	}
+	return nil
+}
+
+// RestartAPIServer stops the kube-apiserver and starts it again on the same address, with the
+// same flags, certificates and etcd, as a control plane upgrade or a crash-looping API server
+// does: its watch cache is rebuilt and every client's watch is cut.
+func (e *Env) RestartAPIServer() error {
+	api := e.env.ControlPlane.GetAPIServer()
+	if err := api.Stop(); err != nil {
+		return fmt.Errorf("stopping the kube-apiserver: %w", err)
+	}
+	if err := api.Start(); err != nil {
+		return fmt.Errorf("starting the kube-apiserver again: %w", err)
 	}
 	return nil
 }

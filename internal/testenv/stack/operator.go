@@ -34,6 +34,26 @@ func BuildOperator(ctx context.Context, dir string, race bool) (string, error) {
 	return bin, nil
 }
 
+// WithOperator is the body of a TestMain that runs the operator's binary: it builds it once into
+// a temporary directory (within 15 minutes: a cold build cache), calls run with its path and
+// removes it again. It returns the exit code for os.Exit.
+func WithOperator(race bool, run func(binary string) int) int {
+	dir, err := os.MkdirTemp("", "gitops-reverser-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	binary, err := BuildOperator(ctx, dir, race)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return run(binary)
+}
+
 // Operator is the operator's binary running as a process.
 type Operator struct {
 	// Log is the file its output goes to.
