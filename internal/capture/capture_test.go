@@ -206,6 +206,18 @@ func TestUnattributedAndUnchanged(t *testing.T) {
 	g.Expect(gitserver.Git(t, repo.Dir, "log", "-1", "--format=%(trailers:key=Kubernetes-User,valueonly)", "main")).To(Equal("unattributed"))
 }
 
+// With attribution off no author can come: a change is committed at once, not after the wait
+// (an hour here), as unattributed.
+func TestWithAttributionOffNothingWaitsForAnAuthor(t *testing.T) {
+	g := NewWithT(t)
+	ns := namespace(t)
+	repo, _ := startPipeline(t, ns, nil, time.Hour)
+	g.Expect(env.Client.Create(t.Context(), configMap(ns, "cm", "1"))).To(Succeed())
+	g.Eventually(func() []string { return logOf(t, repo) }).WithTimeout(30 * time.Second).Should(Equal([]string{
+		"[CREATE] configmaps " + ns + "/cm by unattributed",
+	}))
+}
+
 // A folder shared with the Git → cluster direction: the files of objects that a syncTo:
 // kubernetes rule (or a rule with filters) selects are never removed or replaced by this
 // direction (a filtered syncTo: git rule only edits its own fields in place), whether the cluster has the object or not; a file outside the layout this

@@ -213,7 +213,8 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 func (t *target) commitChange(ctx context.Context, path string, c *change, op gitwriter.FileOp, info commitInfo, excluded []string) (time.Time, error) {
 	now := t.p.opts.Clock.Now()
 	user, found := t.attribute(c)
-	if !found && now.Before(c.seen.Add(t.p.opts.AttributionWait)) {
+	// With attribution off no author can arrive: nothing waits for one.
+	if !found && t.p.opts.Attribution != nil && now.Before(c.seen.Add(t.p.opts.AttributionWait)) {
 		return c.seen.Add(t.p.opts.AttributionWait), nil
 	}
 	if found && slices.Contains(excluded, user.Name) {

@@ -32,6 +32,9 @@ type desiredFile struct {
 	// fieldLevel: the file of an object split between the directions, edited field by field;
 	// written though another direction claims it, and kept readable.
 	fieldLevel bool
+	// inFlight: the watch's store holds a change whose event has not reached the target yet;
+	// the event follows, and the change gets its own commit.
+	inFlight bool
 }
 
 // reconcileNow makes the folder equal to the selected objects with one commit by the operator.
@@ -70,13 +73,13 @@ func (t *target) reconcileNow(ctx context.Context, reason string) time.Time {
 	t.mu.Unlock()
 
 	t.known = files
-	// The folder is rendered from the watches' stores, which hold at least what each has read.
+	// What each watch delivered to the target so far: the stores may hold newer changes whose
+	// events are still on their way (the informer updates its store before it hands the event
+	// on), and the reconcile leaves those to their own commits.
 	t.mu.Lock()
+	delivered := make(map[watch.Key]uint64, len(sources))
 	for key := range sources {
-		if rv, ok := t.p.opts.Watches.Progress(key); ok {
-			t.delivered[key] = max(t.delivered[key], rv)
-			t.newest = max(t.newest, rv)
-		}
+		delivered[key] = t.delivered[key]
 	}
 	t.mu.Unlock()
 	if !reflect.DeepEqual(t.encryptedFor, plan.Encryption) {
@@ -84,7 +87,20 @@ func (t *target) reconcileNow(ctx context.Context, reason string) time.Time {
 		t.plainKnown, t.pendingPlain = map[string][32]byte{}, map[string][32]byte{}
 		t.encryptedFor = plan.Encryption
 	}
-	desired, deletable, err := t.desired(ctx, sources, plan)
+	desired, deletable, inFlight, err := t.desired(ctx, sources, plan, delivered)
+	// The folder is rendered from the watches' stores, which hold at least what each has read,
+	// short of the changes still on their way.
+	t.mu.Lock()
+	for key := range sources {
+		if rv, ok := t.p.opts.Watches.Progress(key); ok {
+			if first, waiting := inFlight[key]; waiting {
+				rv = min(rv, first-1)
+			}
+			t.delivered[key] = max(t.delivered[key], rv)
+			t.newest = max(t.newest, rv)
+		}
+	}
+	t.mu.Unlock()
 	if err != nil {
 		t.log.Error(err, "Reconcile could not render the folder")
 		t.setStatus(func(s *Status) { s.Problem = err.Error() })
@@ -140,13 +156,14 @@ func (t *target) reconcileNow(ctx context.Context, reason string) time.Time {
 
 // desired renders every selected object of every source. It also returns, for every resource
 // folder the sources own, whether the rules allow deleting there.
-func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, plan Plan) (map[string]desiredFile, map[string]bool, error) {
+func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, plan Plan, delivered map[watch.Key]uint64) (map[string]desiredFile, map[string]bool, map[watch.Key]uint64, error) {
 	folder := plan.Folder
 	want := map[string]desiredFile{}
 	if plan.Encryption != nil {
 		want[path.Join(folder, secrets.ConfigFile)] = desiredFile{data: secrets.CreationRules(*plan.Encryption), create: true, update: true}
 	}
 	deletable := map[string]bool{}
+	inFlight := map[watch.Key]uint64{} // the oldest change on its way, per watch
 	edits := map[string][]byte{} // files of split objects, as edited so far
 	for key, src := range sources {
 		gr := src.Resource.GroupResource()
@@ -162,7 +179,7 @@ func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, pla
 		}
 		objs, ok := t.p.opts.Watches.List(key)
 		if !ok {
-			return nil, nil, fmt.Errorf("the watch of %s is not listed", key)
+			return nil, nil, nil, fmt.Errorf("the watch of %s is not listed", key)
 		}
 		for _, obj := range objs {
 			var nsLabels map[string]string
@@ -175,16 +192,16 @@ func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, pla
 			sel := selectFor(src.Rules, gr.Resource, obj, nsLabels)
 			sel, err := t.exceptExcluded(ctx, src, obj, sel)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			if sel.split != nil && !sensitive {
 				p, err := objectPath(folder, src, obj, false)
 				if err != nil {
-					return nil, nil, err
+					return nil, nil, nil, err
 				}
 				whole, err := t.reconcileSplit(ctx, folder, p, obj, sel, edits)
 				if err != nil {
-					return nil, nil, err
+					return nil, nil, nil, err
 				}
 				if whole != nil {
 					want[p] = desiredFile{data: whole, create: true, fieldLevel: true}
@@ -197,14 +214,21 @@ func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, pla
 			d := desiredFile{create: sel.create, update: sel.update}
 			p, err := objectPath(folder, src, obj, sensitive)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
+			}
+			if rv, ok := watch.ParseVersion(obj.GetResourceVersion()); ok && rv > delivered[key] {
+				want[p] = desiredFile{inFlight: true}
+				if first, seen := inFlight[key]; !seen || rv < first {
+					inFlight[key] = rv
+				}
+				continue
 			}
 			if d.data, err = render(obj); err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			if sensitive {
 				if d.data, err = t.encrypt(ctx, p, d.data, *plan.Encryption); err != nil {
-					return nil, nil, err
+					return nil, nil, nil, err
 				}
 				d.keep = d.data == nil
 			}
@@ -214,7 +238,7 @@ func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, pla
 	for p, data := range edits {
 		want[p] = desiredFile{data: data, update: true, fieldLevel: true}
 	}
-	return want, deletable, nil
+	return want, deletable, inFlight, nil
 }
 
 // diff turns the difference between the folder and the desired files into file operations,
@@ -228,7 +252,7 @@ func (t *target) diff(ctx context.Context, plan Plan, files map[string]plumbing.
 	var overwrites []gitwriter.FileOp
 	t.mu.Lock()
 	for p, d := range desired {
-		if t.queue.has(p) || d.keep {
+		if t.queue.has(p) || d.keep || d.inFlight {
 			continue
 		}
 		cur, exists := files[p]

@@ -182,7 +182,13 @@ func (t *target) handle(e watch.Event) {
 		t.requestReconcile("watch re-listed")
 		return
 	case e.Initial:
-		return // the reconcile after the subscription synced covers the first list
+		// The reconcile after the subscription synced covers the first list; it only needs to
+		// know that this much has arrived.
+		rv, _ := watch.ParseVersion(e.Object.GetResourceVersion())
+		t.mu.Lock()
+		t.delivered[e.Key] = max(t.delivered[e.Key], rv)
+		t.mu.Unlock()
+		return
 	}
 	t.p.opts.Metrics.observe(t.name)
 	t.mu.Lock()
@@ -206,6 +212,8 @@ func (t *target) handle(e watch.Event) {
 
 // enqueue queues the change e reports and returns its path. Called with t.mu held.
 func (t *target) enqueue(e watch.Event, replayed bool) (path string, coalesced, ok bool) {
+	rv, _ := watch.ParseVersion(e.Object.GetResourceVersion())
+	t.delivered[e.Key] = max(t.delivered[e.Key], rv)
 	src := t.sources[e.Key]
 	if src == nil {
 		return "", false, false // unsubscribed meanwhile
@@ -217,8 +225,6 @@ func (t *target) enqueue(e watch.Event, replayed bool) (path string, coalesced, 
 		t.p.opts.Metrics.fail(t.name)
 		return "", false, false
 	}
-	rv, _ := watch.ParseVersion(e.Object.GetResourceVersion())
-	t.delivered[e.Key] = max(t.delivered[e.Key], rv)
 	c := &change{source: e.Key, op: operationOf(e.Type), obj: e.Object, seen: t.p.opts.Clock.Now(), firstRV: rv, replayed: replayed, folded: e.Coalesced}
 	return path, t.queue.push(path, c, t.query), true
 }
