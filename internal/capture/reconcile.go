@@ -164,7 +164,7 @@ func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, pla
 	}
 	deletable := map[string]bool{}
 	inFlight := map[watch.Key]uint64{} // the oldest change on its way, per watch
-	edits := map[string][]byte{} // files of split objects, as edited so far
+	edits := map[string][]byte{}       // files of split objects, as edited so far
 	for key, src := range sources {
 		gr := src.Resource.GroupResource()
 		dir := manifest.ResourceDir(gr)
