@@ -76,7 +76,7 @@ bench-e2e: controlplane ## End to end on a real API server and Git server: write
 bench-apply: controlplane ## Git → cluster on a real API server: apply 1,000 manifests vs kubectl apply --server-side -R, no-op re-apply, drift correction latency.
 	go run ./hack/bench-apply
 
-CHAOS_ENV ?= CHAOS_KILLS=20 CHAOS_RATE=100 CHAOS_GIT_RATE=2 CHAOS_GIT_DOWN=60s CHAOS_ALL_DOWN=10s CHAOS_LEASE=15s
+CHAOS_ENV ?= CHAOS_KILLS=20 CHAOS_RATE=100 CHAOS_GIT_RATE=2 CHAOS_LOG_LEVEL=info CHAOS_GIT_DOWN=60s CHAOS_ALL_DOWN=10s CHAOS_LEASE=15s
 
 .PHONY: chaos
 chaos: controlplane ## Three replicas under 100 writes/s and 2 Git commits/s with drift: the leader killed 20 times, Git down 60s, the API server restarted, every replica down; prints one line of figures. (make test runs it smaller.)

@@ -34,7 +34,7 @@ func TestChaos(t *testing.T) {
 	h := &harness{t: t, cl: cl, repo: gitserver.NewSSHRepo(t, "chaos"), replicas: map[string]*stack.Replica{},
 		extra: []string{
 			"--leader-election-lease-duration=" + sz.lease.String(), "--leader-election-renew-deadline=" + sz.renew.String(),
-			"--leader-election-retry-period=" + sz.try.String(), "--cluster-name=chaos", "--zap-log-level=debug",
+			"--leader-election-retry-period=" + sz.try.String(), "--cluster-name=chaos", "--zap-log-level=" + sz.logLevel,
 		}}
 	t.Cleanup(func() {
 		for _, r := range h.replicas {

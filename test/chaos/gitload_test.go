@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -64,7 +65,11 @@ func startGitLoad(ctx context.Context, bareDir, tmp string, rate int, admin kube
 		first[appliedFile(i)] = appliedManifest(i, "git-0")
 		g.want[fmt.Sprintf("applied-%d", i)] = "git-0"
 	}
-	c, err := push(ctx, tmp+"/first", bareDir, "the applied ConfigMaps, by a person", first)
+	someone, err := newPerson(ctx, tmp, bareDir)
+	if err != nil {
+		return nil, err
+	}
+	c, err := someone.push(ctx, "the applied ConfigMaps, by a person", first)
 	if err != nil {
 		return nil, err
 	}
@@ -85,16 +90,16 @@ func startGitLoad(ctx context.Context, bareDir, tmp string, rate int, admin kube
 			case <-tick.C:
 			}
 			g.gate.RLock()
-			g.step(ctx, bareDir, fmt.Sprintf("%s/%d", tmp, n), n, admin)
+			g.step(ctx, someone, n, admin)
 			g.gate.RUnlock()
 		}
 	}()
 	return g, nil
 }
 
-func (g *gitLoad) step(ctx context.Context, bareDir, tmp string, n int, admin kubernetes.Interface) {
+func (g *gitLoad) step(ctx context.Context, someone *person, n int, admin kubernetes.Interface) {
 	name, seq := fmt.Sprintf("applied-%d", n%applied), fmt.Sprintf("git-%d", n)
-	c, err := push(ctx, tmp, bareDir, "applied: "+name+" to "+seq, map[string]string{appliedFile(n % applied): appliedManifest(n%applied, seq)})
+	c, err := someone.push(ctx, "applied: "+name+" to "+seq, map[string]string{appliedFile(n % applied): appliedManifest(n%applied, seq)})
 	g.mu.Lock()
 	if err == nil {
 		g.want[name] = seq
@@ -112,13 +117,55 @@ func (g *gitLoad) step(ctx context.Context, bareDir, tmp string, n int, admin ku
 	}
 }
 
-// push commits files as a person does, in the scratch directory tmp, made for it and removed after.
-func push(ctx context.Context, tmp, bareDir, message string, files map[string]string) (string, error) {
-	if err := os.MkdirAll(tmp, 0o700); err != nil {
+// person is someone with a clone of the repository who commits and pushes with the git CLI,
+// pulling (rebasing) when the operator pushed first. One clone for the whole run: a fresh one
+// per commit of a repository that grows by thousands of commits would cost the machine more
+// than the operator does.
+type person struct {
+	env        []string
+	work, bare string
+}
+
+func newPerson(ctx context.Context, tmp, bareDir string) (*person, error) {
+	p := &person{env: gitserver.Env(tmp), work: filepath.Join(tmp, "work"), bare: bareDir}
+	if _, err := gitserver.Run(ctx, tmp, p.env, "clone", "--quiet", "--branch", branch, bareDir, p.work); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *person) push(ctx context.Context, message string, files map[string]string) (string, error) {
+	if _, err := gitserver.Run(ctx, p.work, p.env, "fetch", "--quiet", "origin", branch); err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(tmp)
-	return gitserver.PushFilesContext(ctx, tmp, bareDir, branch, message, files)
+	if _, err := gitserver.Run(ctx, p.work, p.env, "reset", "--quiet", "--hard", "origin/"+branch); err != nil {
+		return "", err
+	}
+	for path, content := range files {
+		full := filepath.Join(p.work, filepath.FromSlash(path))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			return "", err
+		}
+	}
+	if _, err := gitserver.Run(ctx, p.work, p.env, "add", "--all"); err != nil {
+		return "", err
+	}
+	if _, err := gitserver.Run(ctx, p.work, p.env, "commit", "--quiet", "--allow-empty", "-m", message); err != nil {
+		return "", err
+	}
+	var err error
+	for range 10 {
+		if _, err = gitserver.Run(ctx, p.work, p.env, "push", "--quiet", "origin", "HEAD:refs/heads/"+branch); err == nil {
+			return gitserver.Run(ctx, p.work, p.env, "rev-parse", "HEAD")
+		}
+		if _, rerr := gitserver.Run(ctx, p.work, p.env, "pull", "--quiet", "--rebase", "origin", branch); rerr != nil {
+			return "", rerr
+		}
+	}
+	return "", err
 }
 
 // pause waits for the step under way and holds the next; resume lets them go on.

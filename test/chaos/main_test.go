@@ -21,7 +21,8 @@ func TestMain(m *testing.M) {
 }
 
 // size is how hard a run pushes: CHAOS_KILLS, CHAOS_RATE (writes/s), CHAOS_GIT_RATE (commits
-// to the applied files per second, each with one drift in the cluster), CHAOS_GIT_DOWN,
+// to the applied files per second, each with one drift in the cluster), CHAOS_LOG_LEVEL (the
+// replicas' --zap-log-level; debug by default, so a failed run's kept logs say why), CHAOS_GIT_DOWN,
 // CHAOS_ALL_DOWN and CHAOS_LEASE (durations; the renew deadline and retry period follow the lease
 // as the defaults' 15s, 10s and 2s do) override the CI size.
 type size struct {
@@ -29,10 +30,11 @@ type size struct {
 	rate, gitRate     int
 	gitDown, allDown  time.Duration
 	lease, renew, try time.Duration
+	logLevel          string
 }
 
 func sizeFromEnv(t *testing.T) size {
-	s := size{kills: 2, rate: 20, gitRate: 1, gitDown: 5 * time.Second, allDown: 3 * time.Second, lease: 4 * time.Second}
+	s := size{kills: 2, rate: 20, gitRate: 1, logLevel: "debug", gitDown: 5 * time.Second, allDown: 3 * time.Second, lease: 4 * time.Second}
 	if v := os.Getenv("CHAOS_KILLS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -57,6 +59,9 @@ func sizeFromEnv(t *testing.T) size {
 			}
 			*d = parsed
 		}
+	}
+	if v := os.Getenv("CHAOS_LOG_LEVEL"); v != "" {
+		s.logLevel = v
 	}
 	s.renew, s.try = s.lease*2/3, s.lease*2/15
 	return s
