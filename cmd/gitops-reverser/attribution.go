@@ -31,7 +31,7 @@ func setupAttribution(mgr manager.Manager, srv webhook.Server, cfg *rest.Config,
 	if err != nil {
 		return nil, fmt.Errorf("registering attribution metrics: %w", err)
 	}
-	index := attribution.NewIndex(attribution.IndexOptions{Metrics: m})
+	index := attribution.NewIndex(attribution.IndexOptions{Metrics: m, LateFacts: opts.audit() || opts.leaderElect})
 	log := ctrl.Log.WithName("attribution")
 	if opts.admission() {
 		srv.Register(attribution.AdmissionPath, attribution.NewAdmissionHandler(index, log))

@@ -24,6 +24,10 @@ type IndexOptions struct {
 	Clock clock.PassiveClock
 	// Metrics may be nil.
 	Metrics *Metrics
+	// LateFacts says facts may arrive after the watch delivered their change: an audit webhook
+	// sends them after the write, and other replicas' facts come through their journals. Without
+	// it (admission on one replica) a fact is recorded before the API server writes.
+	LateFacts bool
 }
 
 // Index holds recent facts and answers who made an observed change. It is safe for concurrent use.
@@ -32,6 +36,7 @@ type Index struct {
 	max     int
 	clock   clock.PassiveClock
 	metrics *Metrics
+	late    bool
 
 	mu      sync.Mutex
 	byKey   map[factKey][]*fact // per key, oldest first; may hold facts already gone (see trim)
@@ -89,6 +94,7 @@ func NewIndex(opts IndexOptions) *Index {
 		max:     opts.MaxFacts,
 		clock:   opts.Clock,
 		metrics: opts.Metrics,
+		late:    opts.LateFacts,
 		byKey:   map[factKey][]*fact{},
 		order:   list.New(),
 		updated: make(chan struct{}),
@@ -103,6 +109,11 @@ func (x *Index) Updated() <-chan struct{} {
 	defer x.mu.Unlock()
 	return x.updated
 }
+
+// Settled says whether every fact about a change the watch delivered at seen is in: without
+// late facts (IndexOptions.LateFacts) it always is, since an admission fact is recorded before
+// the API server writes. With them the caller waits for its own deadline.
+func (x *Index) Settled(seen time.Time) bool { return !x.late }
 
 // RecordAdmission records a write the admission webhook saw. A CREATE or UPDATE without a content
 // hash, or a DELETE without a UID, can never match and is ignored.

@@ -27,6 +27,9 @@ type Attributor interface {
 	Lookup(q attribution.Query) (attribution.User, bool)
 	// Updated is closed when something new may be found.
 	Updated() <-chan struct{}
+	// Settled says whether every fact about a change the watch delivered at seen has arrived,
+	// so that waiting longer cannot find its author.
+	Settled(seen time.Time) bool
 }
 
 // Writers hands out the Git writer of a repository and branch. *gitwriter.Registry is one.

@@ -52,6 +52,9 @@ func (a *authors) Lookup(q attribution.Query) (attribution.User, bool) {
 	return attribution.User{Name: name}, ok
 }
 
+// Settled: facts may always come later (a test teaches authors at any time).
+func (a *authors) Settled(time.Time) bool { return false }
+
 func (a *authors) Updated() <-chan struct{} {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -216,6 +219,24 @@ func TestWithAttributionOffNothingWaitsForAnAuthor(t *testing.T) {
 	g.Eventually(func() []string { return logOf(t, repo) }).WithTimeout(30 * time.Second).Should(Equal([]string{
 		"[CREATE] configmaps " + ns + "/cm by unattributed",
 	}))
+}
+
+// With admission on one replica a fact is recorded before the API server writes: a change the
+// index has no fact for when the watch delivers it will never have one, and is committed at
+// once; an index that expects late facts (audit, other replicas) makes it wait.
+func TestAChangeWaitsForItsAuthorOnlyWhileOneCanArrive(t *testing.T) {
+	g := NewWithT(t)
+	ns := namespace(t)
+	repo, _ := startPipeline(t, ns, attribution.NewIndex(attribution.IndexOptions{}), time.Hour)
+	g.Expect(env.Client.Create(t.Context(), configMap(ns, "cm", "1"))).To(Succeed())
+	g.Eventually(func() []string { return logOf(t, repo) }).WithTimeout(30 * time.Second).Should(Equal([]string{
+		"[CREATE] configmaps " + ns + "/cm by unattributed",
+	}))
+
+	late := namespace(t)
+	repo, _ = startPipeline(t, late, attribution.NewIndex(attribution.IndexOptions{LateFacts: true}), time.Hour)
+	g.Expect(env.Client.Create(t.Context(), configMap(late, "cm", "1"))).To(Succeed())
+	g.Consistently(func() []string { return logOf(t, repo) }).WithTimeout(3 * time.Second).Should(Or(BeEmpty(), Equal([]string{""})))
 }
 
 // A folder shared with the Git → cluster direction: the files of objects that a syncTo:

@@ -213,8 +213,10 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 func (t *target) commitChange(ctx context.Context, path string, c *change, op gitwriter.FileOp, info commitInfo, excluded []string) (time.Time, error) {
 	now := t.p.opts.Clock.Now()
 	user, found := t.attribute(c)
-	// With attribution off no author can arrive: nothing waits for one.
-	if !found && t.p.opts.Attribution != nil && now.Before(c.seen.Add(t.p.opts.AttributionWait)) {
+	// A change waits for its author only while one can still arrive: never with attribution
+	// off, and not once every fact about it is in (an admission fact is recorded before the
+	// API server writes, so before the watch delivers the change).
+	if !found && t.p.opts.Attribution != nil && now.Before(c.seen.Add(t.p.opts.AttributionWait)) && !t.p.opts.Attribution.Settled(c.seen) {
 		return c.seen.Add(t.p.opts.AttributionWait), nil
 	}
 	if found && slices.Contains(excluded, user.Name) {
