@@ -31,7 +31,7 @@ func setupAttribution(mgr manager.Manager, srv webhook.Server, cfg *rest.Config,
 	if err != nil {
 		return nil, fmt.Errorf("registering attribution metrics: %w", err)
 	}
-	index := attribution.NewIndex(attribution.IndexOptions{Metrics: m, LateFacts: opts.audit() || opts.leaderElect})
+	index := attribution.NewIndex(attribution.IndexOptions{Metrics: m, LateFacts: opts.audit()})
 	log := ctrl.Log.WithName("attribution")
 	if opts.admission() {
 		srv.Register(attribution.AdmissionPath, attribution.NewAdmissionHandler(index, log))
@@ -56,11 +56,15 @@ func setupAttribution(mgr manager.Manager, srv webhook.Server, cfg *rest.Config,
 	if err != nil {
 		return nil, fmt.Errorf("registering peer metrics: %w", err)
 	}
-	if err := mgr.Add(peers.NewPuller(peers.Options{
+	puller := peers.NewPuller(peers.Options{
 		Client: client, Namespace: opts.namespace, Service: opts.webhookService, PortName: "webhook",
 		CertDir: opts.certDir(), Instance: name, Index: index, Metrics: pm, Log: ctrl.Log.WithName("peers"),
-	})); err != nil {
+	})
+	if err := mgr.Add(puller); err != nil {
 		return nil, fmt.Errorf("adding the reader of the other replicas' facts: %w", err)
 	}
+	// A change waits for another replica's fact only until that replica's journal was heard
+	// from after the change.
+	index.SettleWith(puller.Settled)
 	return index, nil
 }

@@ -37,6 +37,7 @@ type Index struct {
 	clock   clock.PassiveClock
 	metrics *Metrics
 	late    bool
+	peers   func(seen time.Time) bool // guarded by mu
 
 	mu      sync.Mutex
 	byKey   map[factKey][]*fact // per key, oldest first; may hold facts already gone (see trim)
@@ -110,10 +111,35 @@ func (x *Index) Updated() <-chan struct{} {
 	return x.updated
 }
 
-// Settled says whether every fact about a change the watch delivered at seen is in: without
-// late facts (IndexOptions.LateFacts) it always is, since an admission fact is recorded before
-// the API server writes. With them the caller waits for its own deadline.
-func (x *Index) Settled(seen time.Time) bool { return !x.late }
+// Settled says whether every fact about a change the watch delivered at seen is in. An admission
+// fact this replica received is recorded before the API server writes, so it is in; audit facts
+// (IndexOptions.LateFacts) come after the write, and the caller waits for its own deadline;
+// other replicas' facts are in once SettleWith's function says so, asked again every
+// settleRecheck.
+func (x *Index) Settled(seen time.Time) (bool, time.Time) {
+	x.mu.Lock()
+	peers := x.peers
+	x.mu.Unlock()
+	switch {
+	case x.late:
+		return false, time.Time{}
+	case peers != nil && !peers(seen):
+		return false, x.clock.Now().Add(settleRecheck)
+	}
+	return true, time.Time{}
+}
+
+// settleRecheck is how often a change waiting on other replicas' journals asks again: a few
+// times per journal heartbeat.
+const settleRecheck = 25 * time.Millisecond
+
+// SettleWith makes Settled also ask peers whether every other replica's facts up to seen are
+// in (the leader's reader of their journals).
+func (x *Index) SettleWith(peers func(seen time.Time) bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.peers = peers
+}
 
 // RecordAdmission records a write the admission webhook saw. A CREATE or UPDATE without a content
 // hash, or a DELETE without a UID, can never match and is ignored.

@@ -100,9 +100,14 @@ func (x *Index) Import(e JournalEntry) {
 	}
 }
 
-// journalHeartbeat is how often an idle journal stream says it is alive, so that a reader can
-// tell a quiet replica from a dead connection.
-const journalHeartbeat = 10 * time.Second
+// journalHeartbeat is how often an idle journal stream says it is alive: so that a reader can
+// tell a quiet replica from a dead connection, and so that the leader knows soon that a replica
+// holds no fact about a change (Index.Settled). journalQuiet is how long a reader waits for
+// anything before it takes the connection for dead.
+const (
+	journalHeartbeat = 100 * time.Millisecond
+	journalQuiet     = 30 * time.Second
+)
 
 // NewJournalHandler serves this replica's journal at JournalPath as newline-delimited JSON, from
 // the entry the `from` query parameter names, then each new one as it is recorded, until the
@@ -125,6 +130,7 @@ func NewJournalHandler(index *Index, instance string, authorize func(*http.Reque
 		enc := json.NewEncoder(w)
 		heartbeat := time.NewTicker(journalHeartbeat)
 		defer heartbeat.Stop()
+		beat := false
 		for {
 			entries, updated := index.journal.since(from)
 			for _, e := range entries {
@@ -132,6 +138,14 @@ func NewJournalHandler(index *Index, instance string, authorize func(*http.Reque
 					return
 				}
 				from = e.Seq + 1
+			}
+			// A heartbeat goes after every entry recorded before it: the reader takes it to
+			// mean that it has them all.
+			if beat {
+				if err := enc.Encode(JournalEntry{}); err != nil {
+					return
+				}
+				beat = false
 			}
 			if flusher != nil {
 				flusher.Flush()
@@ -141,18 +155,17 @@ func NewJournalHandler(index *Index, instance string, authorize func(*http.Reque
 				return
 			case <-updated:
 			case <-heartbeat.C:
-				if err := enc.Encode(JournalEntry{}); err != nil {
-					return
-				}
+				beat = true
 			}
 		}
 	})
 }
 
 // ReadJournal imports the entries of a journal stream into index until the stream ends, an
-// entry cannot be decoded, or nothing (not even a heartbeat) arrived for three heartbeats. seen
-// is called with the Seq of each entry imported.
-func ReadJournal(ctx context.Context, body io.ReadCloser, index *Index, seen func(seq uint64)) error {
+// entry cannot be decoded, or nothing (not even a heartbeat) arrived for journalQuiet. seen is
+// called with the Seq of each entry imported, heard (which may be nil) after each entry or
+// heartbeat: everything the replica recorded before it sent that line is in.
+func ReadJournal(ctx context.Context, body io.ReadCloser, index *Index, seen func(seq uint64), heard func()) error {
 	lines := make(chan []byte)
 	errs := make(chan error, 1)
 	go func() {
@@ -173,7 +186,7 @@ func ReadJournal(ctx context.Context, body io.ReadCloser, index *Index, seen fun
 		errs <- io.EOF
 	}()
 	defer body.Close()
-	quiet := time.NewTimer(3 * journalHeartbeat)
+	quiet := time.NewTimer(journalQuiet)
 	defer quiet.Stop()
 	for {
 		select {
@@ -182,18 +195,20 @@ func ReadJournal(ctx context.Context, body io.ReadCloser, index *Index, seen fun
 		case err := <-errs:
 			return err
 		case <-quiet.C:
-			return fmt.Errorf("no heartbeat for %s", 3*journalHeartbeat)
+			return fmt.Errorf("no heartbeat for %s", journalQuiet)
 		case line := <-lines:
-			quiet.Reset(3 * journalHeartbeat)
+			quiet.Reset(journalQuiet)
 			var e JournalEntry
 			if err := json.Unmarshal(line, &e); err != nil {
 				return fmt.Errorf("decoding a journal entry: %w", err)
 			}
-			if e.Seq == 0 {
-				continue // heartbeat
+			if e.Seq != 0 { // else a heartbeat
+				index.Import(e)
+				seen(e.Seq)
 			}
-			index.Import(e)
-			seen(e.Seq)
+			if heard != nil {
+				heard()
+			}
 		}
 	}
 }

@@ -43,12 +43,19 @@ func TestJournalCarriesFactsToAnotherIndex(t *testing.T) {
 	g.Expect(resp.Header.Get(InstanceHeader)).To(Equal("replica-1"))
 	seen := make(chan uint64, 10)
 	done := make(chan error, 1)
-	go func() { done <- ReadJournal(ctx, resp.Body, leader, func(seq uint64) { seen <- seq }) }()
+	heard := make(chan struct{}, 1000)
+	go func() {
+		done <- ReadJournal(ctx, resp.Body, leader, func(seq uint64) { seen <- seq }, func() { heard <- struct{}{} })
+	}()
 	g.Eventually(seen).Should(Receive(Equal(uint64(1))))
 	g.Eventually(seen).Should(Receive(Equal(uint64(2))))
 	replica.RecordAdmission(change(OperationUpdate, "h2", "carol"))
 	g.Eventually(seen).Should(Receive(Equal(uint64(3))))
 	g.Consistently(seen, 200*time.Millisecond).ShouldNot(Receive(), "the CONNECT fact matches nothing and is not journaled")
+	for len(heard) > 0 {
+		<-heard
+	}
+	g.Eventually(heard).WithTimeout(time.Second).Should(Receive(), "an idle stream is heard from: its heartbeat")
 
 	g.Expect(who(leader.Lookup(Query{Identity: app, Operation: OperationUpdate, UID: "u1", ResourceVersion: "9"}))).To(Equal("bob"))
 	g.Expect(who(leader.Lookup(changeQuery(OperationUpdate, "h1")))).To(Equal("alice"))
@@ -64,7 +71,7 @@ func TestJournalCarriesFactsToAnotherIndex(t *testing.T) {
 	again := NewIndex(IndexOptions{})
 	ctx2, cancel2 := context.WithCancel(t.Context())
 	defer cancel2()
-	go func() { _ = ReadJournal(ctx2, resp.Body, again, func(seq uint64) { seen <- seq }) }()
+	go func() { _ = ReadJournal(ctx2, resp.Body, again, func(seq uint64) { seen <- seq }, nil) }()
 	g.Eventually(seen).Should(Receive(Equal(uint64(3))))
 	g.Consistently(seen, 200*time.Millisecond).ShouldNot(Receive())
 }

@@ -28,8 +28,9 @@ type Attributor interface {
 	// Updated is closed when something new may be found.
 	Updated() <-chan struct{}
 	// Settled says whether every fact about a change the watch delivered at seen has arrived,
-	// so that waiting longer cannot find its author.
-	Settled(seen time.Time) bool
+	// so that waiting longer cannot find its author; when not, askAgain is when the answer may
+	// change (zero: not before the change's own deadline).
+	Settled(seen time.Time) (settled bool, askAgain time.Time)
 }
 
 // Writers hands out the Git writer of a repository and branch. *gitwriter.Registry is one.

@@ -53,7 +53,7 @@ func (a *authors) Lookup(q attribution.Query) (attribution.User, bool) {
 }
 
 // Settled: facts may always come later (a test teaches authors at any time).
-func (a *authors) Settled(time.Time) bool { return false }
+func (a *authors) Settled(time.Time) (bool, time.Time) { return false, time.Time{} }
 
 func (a *authors) Updated() <-chan struct{} {
 	a.mu.Lock()

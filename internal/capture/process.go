@@ -216,8 +216,14 @@ func (t *target) commitChange(ctx context.Context, path string, c *change, op gi
 	// A change waits for its author only while one can still arrive: never with attribution
 	// off, and not once every fact about it is in (an admission fact is recorded before the
 	// API server writes, so before the watch delivers the change).
-	if !found && t.p.opts.Attribution != nil && now.Before(c.seen.Add(t.p.opts.AttributionWait)) && !t.p.opts.Attribution.Settled(c.seen) {
-		return c.seen.Add(t.p.opts.AttributionWait), nil
+	if deadline := c.seen.Add(t.p.opts.AttributionWait); !found && t.p.opts.Attribution != nil && now.Before(deadline) {
+		settled, askAgain := t.p.opts.Attribution.Settled(c.seen)
+		if !settled {
+			if !askAgain.IsZero() && askAgain.Before(deadline) {
+				return askAgain, nil
+			}
+			return deadline, nil
+		}
 	}
 	if found && slices.Contains(excluded, user.Name) {
 		t.log.V(1).Info("Not captured: the change was made by an excluded writer", "path", path, "user", user.Name)

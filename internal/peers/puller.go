@@ -48,11 +48,48 @@ type Puller struct {
 
 	mu      sync.Mutex
 	streams map[string]context.CancelFunc // by host:port
+	heard   map[string]time.Time          // when each stream last said anything
+	self    map[string]bool               // addresses that turned out to be this replica
+	synced  bool                          // the EndpointSlices were listed
+}
+
+// settleMargin is how long after a change was seen a replica's journal must have been heard
+// from before the leader takes it that the replica holds no fact about the change. The fact was
+// recorded before the API server wrote, and the watch delivered the write after that; the margin
+// covers a journal stream slower than the watch by that much.
+const settleMargin = 50 * time.Millisecond
+
+// Settled says whether every other ready replica's journal was heard from at least
+// settleMargin after seen: then each fact they recorded before the change was written is in the
+// index. Until the replicas are listed, and while one cannot be read, it is not.
+func (p *Puller) Settled(seen time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.synced {
+		return false
+	}
+	after := seen.Add(settleMargin)
+	for addr := range p.streams {
+		if p.self[addr] {
+			continue
+		}
+		if at, ok := p.heard[addr]; !ok || !at.After(after) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *Puller) hear(addr string) {
+	now := time.Now()
+	p.mu.Lock()
+	p.heard[addr] = now
+	p.mu.Unlock()
 }
 
 // NewPuller returns a Puller; add it to the manager.
 func NewPuller(opts Options) *Puller {
-	return &Puller{opts: opts, streams: map[string]context.CancelFunc{}}
+	return &Puller{opts: opts, streams: map[string]context.CancelFunc{}, heard: map[string]time.Time{}, self: map[string]bool{}}
 }
 
 var _ manager.LeaderElectionRunnable = (*Puller)(nil)
@@ -74,6 +111,8 @@ func (p *Puller) Start(ctx context.Context) error {
 		return fmt.Errorf("watching the EndpointSlices of Service %s/%s: %w", p.opts.Namespace, p.opts.Service, err)
 	}
 	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	resync(nil) // no slice at all is an answer too: no other replica
 	p.opts.Log.Info("Reading attribution facts from the other replicas", "service", p.opts.Namespace+"/"+p.opts.Service)
 	<-ctx.Done()
 	factory.Shutdown()
@@ -94,6 +133,11 @@ func (p *Puller) resync(ctx context.Context, lister interface {
 	if err != nil {
 		return
 	}
+	defer func() {
+		p.mu.Lock()
+		p.synced = true
+		p.mu.Unlock()
+	}()
 	want := map[string]bool{}
 	for _, s := range list {
 		var port int32
@@ -120,6 +164,8 @@ func (p *Puller) resync(ctx context.Context, lister interface {
 		if !want[addr] {
 			cancel()
 			delete(p.streams, addr)
+			delete(p.heard, addr)
+			delete(p.self, addr)
 		}
 	}
 	for addr := range want {
@@ -145,6 +191,9 @@ func (p *Puller) stream(ctx context.Context, addr string) {
 		connected, err := p.pullOnce(ctx, addr, &instance, &next)
 		switch {
 		case errors.Is(err, errSelf):
+			p.mu.Lock()
+			p.self[addr] = true
+			p.mu.Unlock()
 			return
 		case ctx.Err() != nil:
 			return
@@ -207,7 +256,7 @@ func (p *Puller) pullOnce(ctx context.Context, addr string, instance *string, ne
 	err = attribution.ReadJournal(ctx, resp.Body, p.opts.Index, func(seq uint64) {
 		*next = seq + 1
 		p.opts.Metrics.imported()
-	})
+	}, func() { p.hear(addr) })
 	return true, err
 }
 
