@@ -20,18 +20,11 @@ const floorPushes = 50
 // server as the operator. The file is not YAML, so the operator leaves it alone.
 func (b *bench) pushFloor(ctx context.Context, dir string) (percentiles, error) {
 	home := b.path("floor-home")
-	key := filepath.Join(home, "id")
-	hosts := filepath.Join(home, "known_hosts")
-	if err := os.WriteFile(key, b.key.PrivateKeyPEM, 0o600); err != nil {
+	ssh, err := gitserver.SSHCommandEnv(home, b.key.PrivateKeyPEM, b.server.KnownHosts())
+	if err != nil {
 		return percentiles{}, err
 	}
-	if err := os.WriteFile(hosts, []byte(b.server.KnownHosts()+"\n"), 0o600); err != nil {
-		return percentiles{}, err
-	}
-	env := append(gitserver.Env(home), "SSH_AUTH_SOCK=", "GIT_SSH_COMMAND="+strings.Join([]string{
-		"ssh", "-F", "/dev/null", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "BatchMode=yes",
-		"-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + hosts, "-o", "GlobalKnownHostsFile=/dev/null",
-	}, " "))
+	env := append(gitserver.Env(home), ssh...)
 	work := filepath.Join(b.dir, "floor-"+strings.ReplaceAll(dir, "/", "-"))
 	if _, err := gitserver.Run(ctx, b.dir, env, "clone", "--quiet", "--branch", branch, b.server.URL("bench"), work); err != nil {
 		return percentiles{}, err

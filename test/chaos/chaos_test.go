@@ -93,7 +93,6 @@ func TestChaos(t *testing.T) {
 	h.apiServerRestart()
 	h.allDown(sz.allDown)
 
-	h.settled("the end")
 	writes := h.load.Stop()
 	people := h.git.Stop()
 	h.settled("the loads stopped")

@@ -3,8 +3,6 @@ package chaos
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -65,11 +63,12 @@ func startGitLoad(ctx context.Context, bareDir, tmp string, rate int, admin kube
 		first[appliedFile(i)] = appliedManifest(i, "git-0")
 		g.want[fmt.Sprintf("applied-%d", i)] = "git-0"
 	}
-	someone, err := newPerson(ctx, tmp, bareDir)
+	// A person with a clone of the repository, committing with the git CLI.
+	someone, err := gitserver.OpenWorkTree(ctx, tmp, bareDir, branch)
 	if err != nil {
 		return nil, err
 	}
-	c, err := someone.push(ctx, "the applied ConfigMaps, by a person", first)
+	c, err := someone.Commit(ctx, "the applied ConfigMaps, by a person", first)
 	if err != nil {
 		return nil, err
 	}
@@ -97,9 +96,9 @@ func startGitLoad(ctx context.Context, bareDir, tmp string, rate int, admin kube
 	return g, nil
 }
 
-func (g *gitLoad) step(ctx context.Context, someone *person, n int, admin kubernetes.Interface) {
+func (g *gitLoad) step(ctx context.Context, someone *gitserver.WorkTree, n int, admin kubernetes.Interface) {
 	name, seq := fmt.Sprintf("applied-%d", n%applied), fmt.Sprintf("git-%d", n)
-	c, err := someone.push(ctx, "applied: "+name+" to "+seq, map[string]string{appliedFile(n % applied): appliedManifest(n%applied, seq)})
+	c, err := someone.Commit(ctx, "applied: "+name+" to "+seq, map[string]string{appliedFile(n % applied): appliedManifest(n%applied, seq)})
 	g.mu.Lock()
 	if err == nil {
 		g.want[name] = seq
@@ -115,57 +114,6 @@ func (g *gitLoad) step(ctx context.Context, someone *person, n int, admin kubern
 		g.drifts++
 		g.mu.Unlock()
 	}
-}
-
-// person is someone with a clone of the repository who commits and pushes with the git CLI,
-// pulling (rebasing) when the operator pushed first. One clone for the whole run: a fresh one
-// per commit of a repository that grows by thousands of commits would cost the machine more
-// than the operator does.
-type person struct {
-	env        []string
-	work, bare string
-}
-
-func newPerson(ctx context.Context, tmp, bareDir string) (*person, error) {
-	p := &person{env: gitserver.Env(tmp), work: filepath.Join(tmp, "work"), bare: bareDir}
-	if _, err := gitserver.Run(ctx, tmp, p.env, "clone", "--quiet", "--branch", branch, bareDir, p.work); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
-func (p *person) push(ctx context.Context, message string, files map[string]string) (string, error) {
-	if _, err := gitserver.Run(ctx, p.work, p.env, "fetch", "--quiet", "origin", branch); err != nil {
-		return "", err
-	}
-	if _, err := gitserver.Run(ctx, p.work, p.env, "reset", "--quiet", "--hard", "origin/"+branch); err != nil {
-		return "", err
-	}
-	for path, content := range files {
-		full := filepath.Join(p.work, filepath.FromSlash(path))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			return "", err
-		}
-	}
-	if _, err := gitserver.Run(ctx, p.work, p.env, "add", "--all"); err != nil {
-		return "", err
-	}
-	if _, err := gitserver.Run(ctx, p.work, p.env, "commit", "--quiet", "--allow-empty", "-m", message); err != nil {
-		return "", err
-	}
-	var err error
-	for range 10 {
-		if _, err = gitserver.Run(ctx, p.work, p.env, "push", "--quiet", "origin", "HEAD:refs/heads/"+branch); err == nil {
-			return gitserver.Run(ctx, p.work, p.env, "rev-parse", "HEAD")
-		}
-		if _, rerr := gitserver.Run(ctx, p.work, p.env, "pull", "--quiet", "--rebase", "origin", branch); rerr != nil {
-			return "", rerr
-		}
-	}
-	return "", err
 }
 
 // pause waits for the step under way and holds the next; resume lets them go on.

@@ -34,6 +34,26 @@ func Env(home string) []string {
 	}
 }
 
+// SSHCommandEnv makes the git CLI use exactly this key and known_hosts entry, written into
+// dir, ignoring ~/.ssh, ssh-agent and any ssh_config of the machine. Add it to [Env].
+func SSHCommandEnv(dir string, keyPEM []byte, knownHostsLine string) ([]string, error) {
+	key, hosts := filepath.Join(dir, "id_ed25519"), filepath.Join(dir, "known_hosts")
+	// 0600 because OpenSSH refuses private keys other users can read.
+	if err := os.WriteFile(key, keyPEM, 0o600); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", key, err)
+	}
+	if err := os.WriteFile(hosts, []byte(knownHostsLine+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", hosts, err)
+	}
+	opts := []string{
+		"ssh", "-F", "/dev/null", "-i", key,
+		"-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "BatchMode=yes",
+		"-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + hosts,
+		"-o", "GlobalKnownHostsFile=/dev/null",
+	}
+	return []string{"GIT_SSH_COMMAND=" + strings.Join(opts, " "), "SSH_AUTH_SOCK="}, nil
+}
+
 // Run runs `git args...` in dir with exactly env (start from [Env]) and
 // returns its stdout without surrounding whitespace. On failure the error
 // carries git's stderr, which is where git explains what went wrong.

@@ -3,7 +3,6 @@ package gitserver_test
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -68,16 +67,11 @@ func writeFile(t *testing.T, path string, data []byte) string {
 // ignoring ~/.ssh, ssh-agent and any ssh_config of the machine.
 func sshCommandEnv(t *testing.T, keyPEM []byte, knownHostsLine string) []string {
 	t.Helper()
-	dir := t.TempDir()
-	key := writeFile(t, filepath.Join(dir, "id_ed25519"), keyPEM)
-	hosts := writeFile(t, filepath.Join(dir, "known_hosts"), []byte(knownHostsLine+"\n"))
-	opts := []string{
-		"ssh", "-F", "/dev/null", "-i", key,
-		"-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "BatchMode=yes",
-		"-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + hosts,
-		"-o", "GlobalKnownHostsFile=/dev/null",
+	env, err := gitserver.SSHCommandEnv(t.TempDir(), keyPEM, knownHostsLine)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return []string{"GIT_SSH_COMMAND=" + strings.Join(opts, " "), "SSH_AUTH_SOCK="}
+	return env
 }
 
 // goGitSSHAuth is how the operator authenticates: the Secret's private key and
