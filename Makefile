@@ -78,6 +78,11 @@ bench-apply: controlplane ## Git → cluster on a real API server: apply 1,000 m
 
 CHAOS_ENV ?= CHAOS_KILLS=20 CHAOS_RATE=100 CHAOS_GIT_RATE=2 CHAOS_LOG_LEVEL=info CHAOS_GIT_DOWN=60s CHAOS_ALL_DOWN=10s CHAOS_LEASE=15s
 
+FUZZTIME ?= 2m
+.PHONY: fuzz
+fuzz: ## Fuzz our SOPS format against the sops library, both ways (FUZZTIME, default 2m).
+	go test -run '^$$' -fuzz FuzzSopsAndOursAgree -fuzztime $(FUZZTIME) ./internal/secrets
+
 .PHONY: chaos
 chaos: controlplane ## Three replicas under 100 writes/s and 2 Git commits/s with drift: the leader killed 20 times, Git down 60s, the API server restarted, every replica down; prints one line of figures. (make test runs it smaller.)
 	KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$($(CONTROLPLANE_BUILD))}" $(CHAOS_ENV) go test -count=1 -timeout=90m -v -run TestChaos ./test/chaos | grep -vE '^\s+\{'

@@ -2,19 +2,13 @@ package secrets
 
 import (
 	"bytes"
-	"crypto/rand"
+	"crypto/sha512"
 	"errors"
 	"fmt"
+	"hash"
 	"time"
 
 	"filippo.io/age"
-	"github.com/getsops/sops/v3"
-	"github.com/getsops/sops/v3/aes"
-	sopsage "github.com/getsops/sops/v3/age"
-	"github.com/getsops/sops/v3/config"
-	"github.com/getsops/sops/v3/keys"
-	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
-	"github.com/getsops/sops/v3/version"
 )
 
 // EncryptedRegex selects what SOPS encrypts: the values, not the metadata, so diffs and reviews
@@ -24,9 +18,6 @@ const EncryptedRegex = "^(data|stringData)$"
 // ErrNoRecipients says there is nobody to encrypt to.
 var ErrNoRecipients = errors.New("no age recipients")
 
-// store reads and writes SOPS YAML the way kubectl prints YAML: two-space indents.
-func store() *sopsyaml.Store { return sopsyaml.NewStore(&config.YAMLStoreConfig{Indent: 2}) }
-
 // Encrypt returns plain (YAML) as a SOPS file encrypted to k's recipients. previous is the file
 // it replaces (nil when new): when k's identities open it and its recipients are k's, the data
 // key and the unchanged values' ciphertexts are kept, and an unchanged plaintext returns previous
@@ -35,43 +26,47 @@ func Encrypt(plain []byte, k Keys, previous []byte, now time.Time) ([]byte, erro
 	if len(k.Recipients) == 0 {
 		return nil, ErrNoRecipients
 	}
-	branches, err := store().LoadPlainFile(plain)
+	docs, err := readPlain(plain)
 	if err != nil {
 		return nil, fmt.Errorf("reading the manifest to encrypt: %w", err)
 	}
-	var old *opened
+	var old *openedFile
 	if previous != nil {
-		if o, err := open(previous, k.Identities); err == nil && sameRecipients(o.tree.Metadata, k.Recipients) {
+		if o, err := openFile(previous, k.Identities); err == nil && o.meta.onlyAgeTo(k.Recipients) {
 			old = o
 		}
 	}
-	if old != nil && bytes.Equal(mustEmitPlain(old.plain), mustEmitPlain(branches)) {
-		return previous, nil
-	}
-	tree := sops.Tree{Branches: branches}
+	var md *metadata
 	var dataKey []byte
 	if old != nil {
-		tree.Metadata = old.tree.Metadata
-		tree.Metadata.DataKey = nil
-		dataKey = old.dataKey
-	} else {
-		if tree.Metadata, dataKey, err = newMetadata(k.Recipients); err != nil {
-			return nil, err
+		if same, err := samePlaintext(old.docs, docs); err == nil && same {
+			return previous, nil
 		}
+		md, dataKey = old.meta, old.dataKey
+	} else if md, dataKey, err = newMetadata(k.Recipients); err != nil {
+		return nil, err
 	}
-	cipher := aes.NewCipher()
-	mac, err := tree.Encrypt(dataKey, cipher)
+	c, err := newValueCipher(dataKey)
 	if err != nil {
-		return nil, fmt.Errorf("encrypting: %w", err)
+		return nil, err
 	}
+	var kept map[valueKey]string
 	if old != nil {
-		keepUnchanged(tree.Branches, branchesOf(plain), old.tree.Branches, old.plain)
+		kept = old.ciphertexts
 	}
-	tree.Metadata.LastModified = now.UTC().Truncate(time.Second)
-	if tree.Metadata.MessageAuthenticationCode, err = cipher.Encrypt(mac, dataKey, tree.Metadata.LastModified.Format(time.RFC3339)); err != nil {
+	mac, err := encryptDocuments(docs, md.rules, c, kept)
+	if err != nil {
+		return nil, err
+	}
+	md.LastModified = now.UTC().Truncate(time.Second).Format(time.RFC3339)
+	if md.MAC, err = c.seal("str", []byte(mac), md.LastModified); err != nil {
 		return nil, fmt.Errorf("encrypting the MAC: %w", err)
 	}
-	out, err := store().EmitEncryptedFile(tree)
+	meta := md.branch()
+	for i := range docs {
+		docs[i] = append(docs[i], item{key: metadataKey, value: meta})
+	}
+	out, err := writeDocuments(docs)
 	if err != nil {
 		return nil, fmt.Errorf("writing the SOPS file: %w", err)
 	}
@@ -79,125 +74,194 @@ func Encrypt(plain []byte, k Keys, previous []byte, now time.Time) ([]byte, erro
 }
 
 // Decrypt opens a SOPS file with identities, checks its MAC, and returns the plaintext YAML.
+// Comments are not kept.
 func Decrypt(file []byte, k Keys) ([]byte, error) {
-	o, err := open(file, k.Identities)
+	o, err := openFile(file, k.Identities)
 	if err != nil {
 		return nil, err
 	}
-	return store().EmitPlainFile(o.plain)
+	return writeDocuments(o.docs)
 }
 
-// opened is a decrypted SOPS file: its encrypted tree, its plaintext, and its data key.
-type opened struct {
-	tree    sops.Tree
-	plain   sops.TreeBranches
-	dataKey []byte
+// valueKey is an encrypted value's place and plaintext: the same plaintext at the same path
+// keeps its ciphertext, which stays valid under the same data key, so a commit only shows the
+// values that changed.
+type valueKey struct {
+	aad, typ, plain string
 }
 
-func open(file []byte, identities []*age.X25519Identity) (*opened, error) {
-	tree, err := store().LoadEncryptedFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("reading the SOPS file: %w", err)
-	}
-	dataKey, err := dataKeyOf(tree.Metadata, identities)
+// openedFile is a decrypted SOPS file.
+type openedFile struct {
+	docs        []branch
+	meta        *metadata
+	dataKey     []byte
+	ciphertexts map[valueKey]string
+}
+
+func readPlain(plain []byte) ([]branch, error) {
+	nodes, err := readDocuments(plain)
 	if err != nil {
 		return nil, err
 	}
-	encrypted, err := store().LoadEncryptedFile(file)
+	docs := make([]branch, 0, len(nodes))
+	for _, n := range nodes {
+		b, err := documentBranch(n)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range b {
+			if it.key == metadataKey {
+				return nil, fmt.Errorf("the key %q is SOPS's own", metadataKey)
+			}
+		}
+		docs = append(docs, b)
+	}
+	return docs, nil
+}
+
+func openFile(file []byte, identities []*age.X25519Identity) (*openedFile, error) {
+	nodes, err := readDocuments(file)
 	if err != nil {
 		return nil, fmt.Errorf("reading the SOPS file: %w", err)
 	}
-	cipher := aes.NewCipher()
-	mac, err := tree.Decrypt(dataKey, cipher)
+	md, err := splitMetadata(nodes)
 	if err != nil {
-		return nil, fmt.Errorf("decrypting: %w", err)
+		return nil, err
 	}
-	stored, err := cipher.Decrypt(tree.Metadata.MessageAuthenticationCode, dataKey, tree.Metadata.LastModified.Format(time.RFC3339))
+	docs := make([]branch, 0, len(nodes))
+	for _, n := range nodes {
+		b, err := documentBranch(n)
+		if err != nil {
+			return nil, fmt.Errorf("reading the SOPS file: %w", err)
+		}
+		docs = append(docs, b)
+	}
+	dataKey, err := md.dataKey(identities)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newValueCipher(dataKey)
+	if err != nil {
+		return nil, err
+	}
+	o := &openedFile{docs: docs, meta: md, dataKey: dataKey, ciphertexts: map[valueKey]string{}}
+	mac, err := decryptDocuments(docs, md.rules, c, o.ciphertexts)
+	if err != nil {
+		return nil, err
+	}
+	aad, err := md.lastModifiedAAD()
+	if err != nil {
+		return nil, err
+	}
+	stored, err := c.open(md.MAC, aad)
 	if err != nil {
 		return nil, fmt.Errorf("decrypting the MAC: %w", err)
 	}
 	if s, ok := stored.(string); !ok || s != mac {
 		return nil, errors.New("the SOPS file's MAC does not match its content")
 	}
-	return &opened{tree: encrypted, plain: tree.Branches, dataKey: dataKey}, nil
+	return o, nil
 }
 
-// dataKeyOf decrypts the data key with the first identity that opens one of the age stanzas.
-// Identities are given to the keys directly, so sops never looks for keys in the environment.
-func dataKeyOf(m sops.Metadata, identities []*age.X25519Identity) ([]byte, error) {
-	if len(identities) == 0 {
-		return nil, errors.New("no age identity to decrypt with")
+// newMAC is the hash every value of a file is authenticated with. With mac_only_encrypted it
+// starts from a constant, so it never equals the MAC of all values.
+func newMAC(r encryptionRules) hash.Hash {
+	h := sha512.New()
+	if r.macOnlyEncrypted {
+		h.Write(macOnlyEncryptedInit)
 	}
-	parsed := make(sopsage.ParsedIdentities, len(identities))
-	for i, id := range identities {
-		parsed[i] = id
-	}
-	for _, group := range m.KeyGroups {
-		for _, key := range group {
-			ak, ok := key.(*sopsage.MasterKey)
-			if !ok {
-				continue
-			}
-			parsed.ApplyToMasterKey(ak)
-			if dk, err := ak.Decrypt(); err == nil {
-				return dk, nil
-			}
-		}
-	}
-	return nil, errors.New("none of the age identities opens the SOPS file")
+	return h
 }
 
-// newMetadata makes a data key and encrypts it to every recipient.
-func newMetadata(recipients []string) (sops.Metadata, []byte, error) {
-	dataKey := make([]byte, 32)
-	if _, err := rand.Read(dataKey); err != nil {
-		return sops.Metadata{}, nil, fmt.Errorf("generating a data key: %w", err)
-	}
-	group := make(sops.KeyGroup, 0, len(recipients))
-	for _, r := range recipients {
-		if _, err := ParseRecipient(r); err != nil { // never let sops see anything else
-			return sops.Metadata{}, nil, err
-		}
-		key, err := sopsage.MasterKeyFromRecipient(r)
+// macOnlyEncryptedInit is sops's: the MAC of a file with mac_only_encrypted starts with it.
+var macOnlyEncryptedInit = []byte{0x8a, 0x3f, 0xd2, 0xad, 0x54, 0xce, 0x66, 0x52, 0x7b, 0x10, 0x34, 0xf3, 0xd1, 0x47, 0xbe, 0xb, 0xb, 0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69}
+
+// encryptDocuments encrypts the values r selects, in place, and returns the MAC of the plaintext.
+func encryptDocuments(docs []branch, r encryptionRules, c valueCipher, kept map[valueKey]string) (string, error) {
+	mac := newMAC(r)
+	for _, d := range docs {
+		err := walk(d, nil, func(v any, path []string) (any, error) {
+			encrypted := r.encrypts(path)
+			typ, plain, err := typed(v)
+			if err != nil {
+				return nil, fmt.Errorf("at %s: %w", additionalData(path), err)
+			}
+			if encrypted || !r.macOnlyEncrypted {
+				mac.Write(plain)
+			}
+			if !encrypted {
+				return v, nil
+			}
+			aad := additionalData(path)
+			if ct, ok := kept[valueKey{aad, typ, string(plain)}]; ok {
+				return ct, nil
+			}
+			ct, err := c.seal(typ, plain, aad)
+			if err != nil {
+				return nil, fmt.Errorf("encrypting %s: %w", aad, err)
+			}
+			return ct, nil
+		})
 		if err != nil {
-			return sops.Metadata{}, nil, fmt.Errorf("age recipient %s: %w", r, err)
+			return "", err
 		}
-		if err := key.Encrypt(dataKey); err != nil {
-			return sops.Metadata{}, nil, fmt.Errorf("encrypting the data key to %s: %w", r, err)
-		}
-		group = append(group, key)
 	}
-	return sops.Metadata{
-		EncryptedRegex: EncryptedRegex,
-		Version:        version.Version,
-		KeyGroups:      []sops.KeyGroup{group},
-	}, dataKey, nil
+	return fmt.Sprintf("%X", mac.Sum(nil)), nil
 }
 
-func sameRecipients(m sops.Metadata, recipients []string) bool {
-	var have []string
-	for _, group := range m.KeyGroups {
-		for _, key := range group {
-			ak, ok := key.(*sopsage.MasterKey)
-			if !ok {
-				return false
+// decryptDocuments decrypts the values r selects, in place, records their ciphertexts, and
+// returns the MAC of the plaintext.
+func decryptDocuments(docs []branch, r encryptionRules, c valueCipher, ciphertexts map[valueKey]string) (string, error) {
+	mac := newMAC(r)
+	for _, d := range docs {
+		err := walk(d, nil, func(v any, path []string) (any, error) {
+			encrypted := r.encrypts(path)
+			aad := additionalData(path)
+			if encrypted {
+				ct, ok := v.(string)
+				if !ok {
+					return nil, fmt.Errorf("the value at %s should be encrypted and is a %T", aad, v)
+				}
+				var err error
+				if v, err = c.open(ct, aad); err != nil {
+					return nil, fmt.Errorf("decrypting %s: %w", aad, err)
+				}
+				if _, ok := v.(comment); ok {
+					return v, nil
+				}
+				typ, plain, err := typed(v)
+				if err != nil {
+					return nil, fmt.Errorf("decrypting %s: %w", aad, err)
+				}
+				if ct != "" {
+					ciphertexts[valueKey{aad, typ, string(plain)}] = ct
+				}
 			}
-			have = append(have, ak.Recipient)
+			if encrypted || !r.macOnlyEncrypted {
+				_, plain, err := typed(v)
+				if err != nil {
+					return nil, fmt.Errorf("at %s: %w", aad, err)
+				}
+				mac.Write(plain)
+			}
+			return v, nil
+		})
+		if err != nil {
+			return "", err
 		}
 	}
-	if len(have) != len(recipients) {
-		return false
-	}
-	seen := map[string]bool{}
-	for _, r := range have {
-		seen[r] = true
-	}
-	for _, r := range recipients {
-		if !seen[r] {
-			return false
-		}
-	}
-	return true
+	return fmt.Sprintf("%X", mac.Sum(nil)), nil
 }
 
-var _ keys.MasterKey = (*sopsage.MasterKey)(nil)
+// samePlaintext compares two plaintexts as they would be written.
+func samePlaintext(a, b []branch) (bool, error) {
+	wa, err := writeDocuments(a)
+	if err != nil {
+		return false, err
+	}
+	wb, err := writeDocuments(b)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(wa, wb), nil
+}
