@@ -31,6 +31,7 @@ import (
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/certs"
 	"github.com/gitops-reverser/gitops-reverser/internal/controller"
+	"github.com/gitops-reverser/gitops-reverser/internal/memlimit"
 	"github.com/gitops-reverser/gitops-reverser/internal/peers"
 )
 
@@ -67,6 +68,7 @@ type options struct {
 	namespace         string
 	clusterName       string
 	resync            time.Duration
+	memoryLimit       string
 	sensitive         string
 
 	defaultServiceAccount string
@@ -132,6 +134,8 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.escalationCheck, "escalation-check", true,
 		"Serve the validating webhook on our own kinds (config/webhook) that refuses a WatchRule, ClusterWatchRule, GitTarget or GitProvider granting more than its author holds. Only for runs without that webhook installed, such as make run.")
 	fs.IntVar(&o.applyConcurrency, "apply-concurrency", 16, "How many objects are applied to the cluster at once.")
+	fs.StringVar(&o.memoryLimit, "memory-limit", memlimit.Auto,
+		"The Go runtime's soft memory limit: auto (90% of the container's memory limit, none without one or with GOMEMLIMIT set), none, or a quantity such as 200Mi.")
 	fs.DurationVar(&o.resync, "resync-period", 10*time.Minute, "How often every GitTarget's folder is reconciled with the cluster even when nothing went wrong.")
 	o.file.bind(fs)
 	o.zap.Development = false
@@ -195,6 +199,12 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap)))
 	log := ctrl.Log.WithName("setup")
+	limit, err := memlimit.Decide(opts.memoryLimit, "/", os.Getenv)
+	if err != nil {
+		return err
+	}
+	limit.Apply()
+	log.Info("Memory limit", "bytes", limit.Bytes, "from", limit.Source)
 
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -227,8 +237,7 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 		LeaseDuration:                 &opts.leaseDuration,
 		RenewDeadline:                 &opts.renewDeadline,
 		RetryPeriod:                   &opts.retryPeriod,
-		// managedFields are never read from the cache: do not keep them.
-		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Cache:                         cache.Options{DefaultTransform: controller.CacheTransform},
 		// Secrets and ConfigMaps are read when needed, not cached: caching them would hold every
 		// Secret of the cluster in the operator's memory.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}}}},

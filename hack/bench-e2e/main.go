@@ -2,10 +2,14 @@
 // latency from an API write to its commit on the remote at 100 writes/s (next to the API
 // server's own write latency), the initial snapshot of 10,000 ConfigMaps (next to `kubectl get -o
 // yaml` of the same objects), the operator's memory while it watches them, and the time to
-// converge again after a kill -9. It runs the operator's binary against a real API server and a
-// real Git server over SSH, and ends with one line:
+// converge again after a kill -9, then the snapshot, memory and latency with 100,000 ConfigMaps.
+// Beside each figure it measures its reference in the same run: the git CLI pushing to the same
+// SSH server (the push floor), kubectl printing the same objects. It runs the operator's binary
+// against a real API server and a real Git server over SSH, and ends with one line:
 //
-//	bench-e2e: p50_ms=<n> p99_ms=<n> snapshot_10k_s=<n> rss_10k_mib=<n> restart_10k_s=<n>
+//	bench-e2e: attribution=<a> rate=<n> p50_ms=<n> p99_ms=<n> push_floor_ms=<n> p50_10k_folder_ms=<n>
+//	  push_floor_10k_ms=<n> snapshot_10k_s=<n> kubectl_10k_s=<n> rss_10k_mib=<n> rss_peak_mib=<n>
+//	  restart_10k_s=<n> snapshot_100k_s=<n> kubectl_100k_s=<n> rss_100k_mib=<n> p50_100k_folder_ms=<n>
 package main
 
 import (
@@ -21,20 +25,25 @@ import (
 
 type config struct {
 	objects int
+	large   int
 	writes  int
 	rate    int
 	keep    bool
 	pprof   string
 	// attribution is the operator's --attribution.
 	attribution string
+	// memoryLimit is the operator's --memory-limit (empty: its default).
+	memoryLimit string
 }
 
 func main() {
 	var cfg config
 	flag.IntVar(&cfg.objects, "objects", 10_000, "ConfigMaps in the snapshot, the memory and the restart figures.")
+	flag.IntVar(&cfg.large, "large", 100_000, "ConfigMaps in the scale figures (snapshot, RSS, latency after), in a namespace of their own; 0 leaves them out.")
 	flag.IntVar(&cfg.writes, "writes", 1_000, "Writes in the latency figure.")
 	flag.IntVar(&cfg.rate, "rate", 100, "Writes per second in the latency figure.")
 	flag.StringVar(&cfg.attribution, "attribution", "admission", "The operator's --attribution (none: what make run uses).")
+	flag.StringVar(&cfg.memoryLimit, "memory-limit", "", "The operator's --memory-limit (empty: its default, auto, which is no limit outside a container).")
 	flag.BoolVar(&cfg.keep, "keep", false, "Keep the working directory (operator log, repositories).")
 	flag.StringVar(&cfg.pprof, "pprof", "", "Serve the operator's pprof endpoints at this address (say 127.0.0.1:6060) and save a heap profile after the snapshot.")
 	flag.Parse()
@@ -69,11 +78,11 @@ func run(ctx context.Context, cfg config) error {
 	}
 	fmt.Printf("snapshot: %d ConfigMaps to their first pushed commit in %.2fs (kubectl get -o yaml of them: %.2fs)\n",
 		cfg.objects, snapshot.Seconds(), reference.Seconds())
-	rss, peak, err := b.memory()
+	rss, err := b.memory("heap.pprof")
 	if err != nil {
 		return b.explain(err)
 	}
-	fmt.Printf("memory: RSS %.0f MiB while watching %d ConfigMaps (peak %.0f MiB)\n", rss, cfg.objects+cfg.writes, peak)
+	fmt.Printf("memory: RSS %.0f MiB while watching %d ConfigMaps\n", rss, cfg.objects+cfg.writes)
 	lat, err := b.latency(ctx, latencyNamespace, "latency")
 	if err != nil {
 		return b.explain(err)
@@ -99,13 +108,28 @@ func run(ctx context.Context, cfg config) error {
 		return b.explain(err)
 	}
 	fmt.Printf("push floor, the folder of %d objects: p50 %.0fms p99 %.0fms\n", cfg.objects, ms(floorBig.p50), ms(floorBig.p99))
+	peak, err := b.status("VmHWM")
+	if err != nil {
+		return b.explain(err)
+	}
+	fmt.Printf("memory: peak RSS %.0f MiB through the snapshot and the bursts of writes\n", peak)
 	restart, err := b.restart(ctx)
 	if err != nil {
 		return b.explain(err)
 	}
 	fmt.Printf("restart: kill -9, %d changes while down, converged again with nothing lost in %.2fs\n", restartChanges, restart.Seconds())
-	fmt.Printf("bench-e2e: attribution=%s rate=%d p50_ms=%.0f p99_ms=%.0f push_floor_ms=%.0f p50_10k_folder_ms=%.0f push_floor_10k_ms=%.0f snapshot_10k_s=%.2f kubectl_10k_s=%.2f rss_10k_mib=%.0f rss_peak_mib=%.0f restart_10k_s=%.2f\n",
-		cfg.attribution, cfg.rate, ms(lat.e2e.p50), ms(lat.e2e.p99), ms(floor.p50), ms(big.e2e.p50), ms(floorBig.p50), snapshot.Seconds(), reference.Seconds(), rss, peak, restart.Seconds())
+	var large largeFigures
+	if cfg.large > 0 {
+		if large, err = b.large(ctx); err != nil {
+			return b.explain(err)
+		}
+		fmt.Printf("scale: %d ConfigMaps to their first pushed commit in %.2fs (kubectl get -o yaml of them: %.2fs), RSS %.0f MiB after\n",
+			cfg.large, large.snapshot.Seconds(), large.reference.Seconds(), large.rss)
+		report(fmt.Sprintf("the folder of %d objects", cfg.large), large.latency)
+	}
+	fmt.Printf("bench-e2e: attribution=%s rate=%d p50_ms=%.0f p99_ms=%.0f push_floor_ms=%.0f p50_10k_folder_ms=%.0f push_floor_10k_ms=%.0f snapshot_10k_s=%.2f kubectl_10k_s=%.2f rss_10k_mib=%.0f rss_peak_mib=%.0f restart_10k_s=%.2f snapshot_100k_s=%.2f kubectl_100k_s=%.2f rss_100k_mib=%.0f p50_100k_folder_ms=%.0f\n",
+		cfg.attribution, cfg.rate, ms(lat.e2e.p50), ms(lat.e2e.p99), ms(floor.p50), ms(big.e2e.p50), ms(floorBig.p50), snapshot.Seconds(), reference.Seconds(), rss, peak, restart.Seconds(),
+		large.snapshot.Seconds(), large.reference.Seconds(), large.rss, ms(large.latency.e2e.p50))
 	return nil
 }
 

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/testenv/stack"
+)
+
+const (
+	// largeNamespace holds the ConfigMaps of the scale figures (100,000 by default), in a folder
+	// of their own on the same branch.
+	largeNamespace = "bench-large"
+	largeFolder    = "folder-large/" + largeNamespace + "/configmaps"
+)
+
+type largeFigures struct {
+	snapshot, reference time.Duration
+	rss                 float64
+	latency             latencies
+}
+
+// large creates cfg.large ConfigMaps in a namespace no rule selects yet while the operator runs
+// (it sees every one of them), then the quick start's objects for that namespace, and measures
+// until the snapshot's commit is on the remote, next to kubectl printing the same objects as
+// YAML; then the operator's RSS, and the latency of writes in that folder.
+func (b *bench) large(ctx context.Context) (largeFigures, error) {
+	var f largeFigures
+	fmt.Printf("creating %d ConfigMaps in namespace %s\n", b.cfg.large, largeNamespace)
+	if err := b.namespace(ctx, largeNamespace); err != nil {
+		return f, err
+	}
+	if err := parallel(b.cfg.large, 16, func(i int) error {
+		_, err := b.clients.CoreV1().ConfigMaps(largeNamespace).Create(ctx, configMap(fmt.Sprintf("cm-%d", i), "v1"), metav1.CreateOptions{})
+		return err
+	}); err != nil {
+		return f, err
+	}
+	began := time.Now()
+	cmd := exec.CommandContext(ctx, b.cluster.Env.Kubectl, "--kubeconfig", b.cluster.Kubeconfig, "get", "configmaps", "-n", largeNamespace, "-o", "yaml")
+	cmd.Stdout = io.Discard
+	if err := cmd.Run(); err != nil {
+		return f, fmt.Errorf("kubectl get: %w", err)
+	}
+	f.reference = time.Since(began)
+
+	objects, err := stack.QuickStartManifest(b.server.URL("bench"))
+	if err != nil {
+		return f, err
+	}
+	objects = strings.Replace(objects, `interval: "5s"`, `interval: "0s"`, 1)
+	objects = strings.Replace(objects, "path: live-cluster", "path: folder-large", 1)
+	began = time.Now()
+	if _, err := b.cluster.Kubectl(ctx, b.cluster.Kubeconfig, objects, "apply", "-n", largeNamespace, "-f", "-"); err != nil {
+		return f, err
+	}
+	at, err := b.pushes.await(ctx, began, 600*time.Second, func(subject string) bool {
+		return strings.HasPrefix(subject, "[RECONCILE] "+largeNamespace+"/")
+	})
+	if err != nil {
+		return f, fmt.Errorf("waiting for the snapshot of %d: %w", b.cfg.large, err)
+	}
+	f.snapshot = at.Sub(began)
+	if err := b.converged(ctx, largeNamespace, largeFolder); err != nil {
+		return f, err
+	}
+	if f.rss, err = b.memory("heap-large.pprof"); err != nil {
+		return f, err
+	}
+	f.latency, err = b.latency(ctx, largeNamespace, "latency")
+	return f, err
+}
+
+// namespace creates ns with the Git credentials the quick start names.
+func (b *bench) namespace(ctx context.Context, ns string) error {
+	if _, err := b.clients.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	_, err := b.clients.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "git-creds"},
+		Data:       map[string][]byte{"ssh-privatekey": b.key.PrivateKeyPEM, "known_hosts": []byte(b.server.KnownHosts())},
+	}, metav1.CreateOptions{})
+	return err
+}
