@@ -190,6 +190,19 @@ func (s *SSHServer) Handshakes() int {
 	return int(s.handshakes.Load())
 }
 
+// OpenConnections is how many client connections are open now.
+func (s *SSHServer) OpenConnections() int {
+	s.mu.Lock()
+	run := s.run
+	s.mu.Unlock()
+	if run == nil {
+		return 0
+	}
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return len(run.conns)
+}
+
 // DropConnections closes every open connection, as a server restart or an idle timeout at the
 // far end would, and keeps listening: the next client connection succeeds.
 func (s *SSHServer) DropConnections() {
