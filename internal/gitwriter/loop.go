@@ -3,6 +3,7 @@ package gitwriter
 import (
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"time"
 
@@ -71,6 +72,7 @@ func (w *Writer) Run(ctx context.Context) error {
 			w.refreshWaiters = append(w.refreshWaiters, req)
 		case res := <-w.network:
 			w.inFlight = false
+			w.closeRetired()
 			w.handleNetwork(ctx, res)
 		case <-timer:
 		}
@@ -342,6 +344,11 @@ func (w *Writer) shutdown() {
 	}
 	if len(w.pending) > 0 {
 		w.log.Info("Stopped with unpushed commits; the next start reconciles them", "pending", len(w.pending))
+	}
+	// A push still under way has had its time: closing its connection ends it.
+	w.closeRetired()
+	if c, ok := w.remote.(io.Closer); ok && w.cfg.Remote == nil {
+		w.closeRemote(c)
 	}
 	w.answerFlushes(errors.New("the Git writer stopped"))
 	for _, req := range w.refreshWaiters {

@@ -1,8 +1,10 @@
 package gitwriter
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"path"
 	"path/filepath"
 	"time"
@@ -67,13 +69,18 @@ func (w *Writer) handleReconfigure(req reconfigureRequest) {
 	if s.Committer.Name == "" {
 		s.Committer = w.cfg.Committer
 	}
+	// Every reconcile of a GitTarget applies its settings again: the same credentials keep the
+	// remote, and with it the connection pushes share.
+	_, working := w.remote.(*goGitRemote)
+	same := working && credentialsEqual(w.cfg.Credentials, s.Credentials)
 	w.cfg.Credentials, w.cfg.Push, w.cfg.Committer, w.cfg.Signer = s.Credentials, s.Push, s.Committer, s.Signer
 	var err error
-	if w.cfg.Remote == nil { // a Remote given in Config is the caller's to manage
+	if w.cfg.Remote == nil && !same { // a Remote given in Config is the caller's to manage
 		var remote Remote
 		if remote, err = w.newRemote(); err != nil {
 			remote = brokenRemote{err: err}
 		}
+		w.retire(w.remote)
 		w.remote = remote
 	}
 	if err != nil {
@@ -85,13 +92,47 @@ func (w *Writer) handleReconfigure(req reconfigureRequest) {
 	req.reply <- err
 }
 
+// retire closes a remote that was replaced, once no push uses it any more.
+func (w *Writer) retire(old Remote) {
+	c, ok := old.(io.Closer)
+	if !ok || w.cfg.Remote != nil {
+		return
+	}
+	if w.inFlight {
+		w.retired = append(w.retired, c)
+		return
+	}
+	w.closeRemote(c)
+}
+
+// closeRetired closes the remotes retired while a push was under way; Run calls it when the
+// push ended.
+func (w *Writer) closeRetired() {
+	for _, c := range w.retired {
+		w.closeRemote(c)
+	}
+	w.retired = nil
+}
+
+func (w *Writer) closeRemote(c io.Closer) {
+	if err := c.Close(); err != nil {
+		w.log.V(1).Info("Closing a replaced remote failed", "error", err.Error())
+	}
+}
+
+func credentialsEqual(a, b Credentials) bool {
+	return bytes.Equal(a.SSHPrivateKey, b.SSHPrivateKey) && bytes.Equal(a.Passphrase, b.Passphrase) &&
+		bytes.Equal(a.KnownHosts, b.KnownHosts) && a.Username == b.Username && a.Password == b.Password &&
+		a.BearerToken == b.BearerToken && bytes.Equal(a.CABundle, b.CABundle) && a.SSHAgent == b.SSHAgent
+}
+
 // newRemote builds the go-git remote for the current credentials.
 func (w *Writer) newRemote() (Remote, error) {
 	ep, err := newRemoteEndpoint(w.cfg.URL, w.cfg.Credentials, filepath.Join(w.cfg.WorkDir, "known_hosts"))
 	if err != nil {
 		return nil, err
 	}
-	return &goGitRemote{endpoint: ep, store: w.store}, nil
+	return newGoGitRemote(ep, w.store)
 }
 
 // brokenRemote stands in for a remote whose settings cannot be used: it fails closed.

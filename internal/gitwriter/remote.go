@@ -1,19 +1,14 @@
 package gitwriter
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	"github.com/go-git/go-git/v5/storage"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -37,6 +32,36 @@ type Remote interface {
 type goGitRemote struct {
 	endpoint *remoteEndpoint
 	store    *objectStore
+	// ssh, for SSH URLs, is the connection pushes share (see sshconn.go).
+	ssh *sshConn
+	// http, for HTTP(S) URLs, is a client of this remote's own whose connections stay open
+	// between pushes (go-git's default makes a transport per session when there is a CA
+	// bundle, and so a TLS handshake per push).
+	http transport.Transport
+}
+
+// newGoGitRemote builds the remote for ep. Close releases what it keeps open.
+func newGoGitRemote(ep *remoteEndpoint, store *objectStore) (*goGitRemote, error) {
+	r := &goGitRemote{endpoint: ep, store: store}
+	var err error
+	switch ep.ep.Protocol {
+	case "ssh":
+		r.ssh, err = newSSHConn(ep.ep, ep.auth)
+	case "http", "https":
+		r.http, err = keepAliveHTTP(ep.ep.CaBundle)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("preparing the remote %s: %w", ep.url, err)
+	}
+	return r, nil
+}
+
+// Close closes the connection kept for pushes; a push under way fails.
+func (r *goGitRemote) Close() error {
+	if r.ssh != nil {
+		return r.ssh.Close()
+	}
+	return nil
 }
 
 var _ Remote = (*goGitRemote)(nil)
@@ -134,75 +159,6 @@ func defaultBranch(refs map[plumbing.ReferenceName]*plumbing.Reference) *plumbin
 		}
 	}
 	return nil
-}
-
-func (r *goGitRemote) Push(ctx context.Context, branch string, old, new plumbing.Hash, pack []byte) error {
-	cl, err := client.NewClient(r.endpoint.ep)
-	if err != nil {
-		return fmt.Errorf("pushing to %s: %w", r.endpoint.url, err)
-	}
-	sess, err := cl.NewReceivePackSession(r.endpoint.ep, r.endpoint.auth)
-	if err != nil {
-		return fmt.Errorf("pushing to %s: %w", r.endpoint.url, explainHostKey(err))
-	}
-	defer sess.Close()
-	adv, err := sess.AdvertisedReferencesContext(ctx)
-	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
-		return fmt.Errorf("pushing to %s: %w", r.endpoint.url, explainHostKey(err))
-	}
-	name := plumbing.NewBranchReferenceName(branch)
-	current := plumbing.ZeroHash
-	if adv != nil {
-		refs, err := adv.AllReferences()
-		if err != nil {
-			return fmt.Errorf("pushing to %s: reading its branches: %w", r.endpoint.url, err)
-		}
-		if ref, ok := refs[name]; ok {
-			current = ref.Hash()
-		}
-	}
-	if current != old {
-		return fmt.Errorf("%w: %s is at %s, not at %s", ErrStale, branch, short(current), short(old))
-	}
-	req := packp.NewReferenceUpdateRequestFromCapabilities(adv.Capabilities)
-	req.Commands = []*packp.Command{{Name: name, Old: old, New: new}}
-	req.Packfile = io.NopCloser(bytes.NewReader(pack))
-	report, err := sess.ReceivePack(ctx, req)
-	if err == nil {
-		return nil
-	}
-	if report != nil {
-		// The ref moved between the advertisement and our update, or a hook said no.
-		msg := err.Error()
-		for _, lost := range []string{"stale", "lock", "fetch first", "non-fast-forward", "expected"} {
-			if strings.Contains(msg, lost) {
-				return fmt.Errorf("%w: %v", ErrStale, err)
-			}
-		}
-		// git-receive-pack reports a ref that moved after its advertisement only as "failed to
-		// update ref" (why goes to its stderr): whether the branch moved tells a lost race from a
-		// refusal.
-		if moved, lerr := r.moved(ctx, name, old); lerr == nil && moved {
-			return fmt.Errorf("%w: %v", ErrStale, err)
-		}
-		return fmt.Errorf("%w: %v", ErrRejected, err)
-	}
-	return fmt.Errorf("pushing to %s: %w", r.endpoint.url, err)
-}
-
-// moved reports whether the remote branch name is no longer at old.
-func (r *goGitRemote) moved(ctx context.Context, name plumbing.ReferenceName, old plumbing.Hash) (bool, error) {
-	refs, err := r.list(ctx)
-	if err != nil {
-		return false, err
-	}
-	current := plumbing.ZeroHash
-	for _, ref := range refs {
-		if ref.Name() == name {
-			current = ref.Hash()
-		}
-	}
-	return current != old, nil
 }
 
 func short(h plumbing.Hash) string {

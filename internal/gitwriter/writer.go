@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -102,6 +103,7 @@ type Writer struct {
 	pendingSet     map[plumbing.Hash]struct{}
 	deltas         map[plumbing.Hash]treeDelta // of pending trees
 	inFlight       bool
+	retired        []io.Closer // replaced remotes to close once the push under way ends
 	failures       int
 	retryAt        time.Time
 	flushWaiters   []chan error

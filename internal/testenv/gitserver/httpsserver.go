@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/testenv/tlsca"
@@ -42,6 +44,10 @@ type HTTPSServer struct {
 	backend string
 	creds   []Credential
 	tls     *tlsca.Serving
+
+	// conns counts accepted TCP connections, so tests can tell a client that keeps its
+	// connections alive from one that connects per request.
+	conns atomic.Int64
 
 	mu   sync.Mutex
 	addr string           // kept across Stop so Start rebinds the same port
@@ -120,6 +126,11 @@ func (s *HTTPSServer) CAPEM() []byte {
 	return bytes.Clone(s.tls.CAPEM)
 }
 
+// Connections is how many TCP connections the server has accepted since it was created.
+func (s *HTTPSServer) Connections() int {
+	return int(s.conns.Load())
+}
+
 // Start listens again after Stop, on the same address and with the same
 // certificate. Starting a running server is an error.
 func (s *HTTPSServer) Start() error {
@@ -137,6 +148,11 @@ func (s *HTTPSServer) Start() error {
 	// stable address.
 	_ = srv.Listener.Close()
 	srv.Listener = ln
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
 	srv.TLS = &tls.Config{
 		Certificates: []tls.Certificate{s.tls.Cert},
 		MinVersion:   tls.VersionTLS12,

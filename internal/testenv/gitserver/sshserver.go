@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
@@ -21,6 +22,10 @@ type SSHServer struct {
 	execPath string
 	hostKey  ssh.Signer
 	config   *ssh.ServerConfig
+
+	// handshakes counts SSH connections that authenticated, so tests can tell a client that
+	// keeps its connection from one that dials per operation.
+	handshakes atomic.Int64
 
 	mu         sync.Mutex
 	authorized map[string]bool // keyed by the key's wire encoding
@@ -180,6 +185,40 @@ func (s *SSHServer) Stop() error {
 	return nil
 }
 
+// Handshakes is how many SSH connections have authenticated since the server was created.
+func (s *SSHServer) Handshakes() int {
+	return int(s.handshakes.Load())
+}
+
+// OpenConnections is how many client connections are open now.
+func (s *SSHServer) OpenConnections() int {
+	s.mu.Lock()
+	run := s.run
+	s.mu.Unlock()
+	if run == nil {
+		return 0
+	}
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return len(run.conns)
+}
+
+// DropConnections closes every open connection, as a server restart or an idle timeout at the
+// far end would, and keeps listening: the next client connection succeeds.
+func (s *SSHServer) DropConnections() {
+	s.mu.Lock()
+	run := s.run
+	s.mu.Unlock()
+	if run == nil {
+		return
+	}
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	for c := range run.conns {
+		_ = c.Close() // the peer may already have hung up
+	}
+}
+
 // Close stops the server for good.
 func (s *SSHServer) Close() error {
 	return s.Stop()
@@ -225,6 +264,7 @@ func (s *SSHServer) handleConn(ctx context.Context, conn net.Conn) {
 		return
 	}
 	defer sconn.Close()
+	s.handshakes.Add(1)
 	var wg sync.WaitGroup
 	wg.Go(func() { ssh.DiscardRequests(reqs) })
 	for nc := range chans {
