@@ -175,3 +175,28 @@ func TestAPushOnAConnectionThatDiedUnnoticedGoesOnAFreshOne(t *testing.T) {
 	g.Expect(remote.Server.Handshakes() - before).To(Equal(1))
 	g.Expect(w.Status().Reason).To(Equal("Connected"))
 }
+
+// TestCommitsAndPushesOfAHealthyWriterReportNoStatusChange: the GitProvider reconciles on every
+// status its Writers report, each time with a check of the remote of its own.
+func TestCommitsAndPushesOfAHealthyWriterReportNoStatusChange(t *testing.T) {
+	g := NewWithT(t)
+	remote := newSSHRemote(t)
+	cfg := remote.config(t, "main")
+	var mu sync.Mutex
+	var reported []Status
+	cfg.OnStatus = func(s Status) {
+		mu.Lock()
+		defer mu.Unlock()
+		reported = append(reported, s)
+	}
+	w, _ := runWriter(t, cfg)
+	for i := range 5 {
+		commitAndFlush(t, w, i)
+	}
+	g.Expect(w.Status().Pending).To(BeZero())
+	g.Expect(w.Status().LastPush).NotTo(BeZero())
+	mu.Lock()
+	defer mu.Unlock()
+	g.Expect(reported).To(HaveLen(1), "connecting, then Connected: %v", reported)
+	g.Expect(reported[0].Reason).To(Equal("Connected"))
+}

@@ -26,7 +26,7 @@ type Registry struct {
 	BaseDir string
 	Metrics *Metrics
 	Log     logr.Logger
-	// OnStatus is told of every Writer's status changes.
+	// OnStatus is told when a Writer's health (reason or message) changes.
 	OnStatus func(Key, Status)
 
 	mu       sync.Mutex

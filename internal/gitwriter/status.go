@@ -15,14 +15,17 @@ type Status struct {
 	LastPush time.Time
 }
 
-// updateStatus changes the status under the lock and tells OnStatus when something changed.
+// updateStatus changes the status under the lock and tells OnStatus when its health (reason or
+// message) changed. Every commit and push changes the rest; telling of those made the
+// GitProvider check its remote once per commit, a connection of its own to the Git server each
+// time, under exactly the load the pushes compete with.
 func (w *Writer) updateStatus(change func(*Status)) {
 	w.mu.Lock()
 	before := w.status
 	change(&w.status)
 	after := w.status
 	w.mu.Unlock()
-	if after != before && w.cfg.OnStatus != nil {
+	if (after.Reason != before.Reason || after.Message != before.Message) && w.cfg.OnStatus != nil {
 		w.cfg.OnStatus(after)
 	}
 }

@@ -45,7 +45,8 @@ type Config struct {
 	Clock   clock.Clock
 	Log     logr.Logger
 	Metrics *Metrics
-	// OnStatus is called from the Writer's goroutine whenever its Status changes.
+	// OnStatus is called from the Writer's goroutine whenever its Status's reason or message
+	// changes (not for the commits and pushes that change only its counts and tips).
 	OnStatus func(Status)
 	// Remote replaces the go-git transport.
 	Remote Remote
