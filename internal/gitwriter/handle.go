@@ -76,13 +76,16 @@ func (w *Writer) putObject(obj plumbing.EncodedObject) error {
 }
 
 // putTree stores a tree object, with its delta against the previous version for the next push.
+// It is kept as that delta too, when its base can be read back.
 func (w *Writer) putTree(obj plumbing.EncodedObject, delta *treeDelta) error {
-	if err := w.putObject(obj); err != nil {
+	if delta == nil {
+		return w.putObject(obj)
+	}
+	if err := w.store.putDelta(obj, *delta); err != nil {
 		return err
 	}
-	if delta != nil {
-		w.deltas[obj.Hash()] = *delta
-	}
+	w.trackObject(obj.Hash(), obj.Type())
+	w.deltas[obj.Hash()] = *delta
 	return nil
 }
 

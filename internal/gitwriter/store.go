@@ -29,6 +29,7 @@ type objectStore struct {
 
 	mu         sync.RWMutex
 	mem        map[plumbing.Hash]packedObject
+	deltas     map[plumbing.Hash]storedDelta
 	memBytes   int
 	spillBytes int
 	spillDir   string
@@ -36,13 +37,16 @@ type objectStore struct {
 	spillFiles []*os.File
 }
 
-// spilledObject is where a spilled object's compressed bytes are.
+// spilledObject is where a spilled object's compressed bytes are, or, when base is set, its
+// delta against base (uncompressed).
 type spilledObject struct {
 	file   int
 	offset int64
 	length int32
 	typ    plumbing.ObjectType
 	size   int64
+	base   plumbing.Hash
+	depth  int
 }
 
 var _ storer.EncodedObjectStorer = (*objectStore)(nil)
@@ -54,7 +58,7 @@ func openObjectStore(dir string, spillBytes int) *objectStore {
 	fs := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRU(16<<20),
 		filesystem.Options{ExclusiveAccess: true})
 	return &objectStore{
-		Storage: fs, mem: map[plumbing.Hash]packedObject{}, spillBytes: spillBytes,
+		Storage: fs, mem: map[plumbing.Hash]packedObject{}, deltas: map[plumbing.Hash]storedDelta{}, spillBytes: spillBytes,
 		spillDir: filepath.Join(dir, "spill"), spilled: map[plumbing.Hash]spilledObject{},
 	}
 }
@@ -63,10 +67,9 @@ func openObjectStore(dir string, spillBytes int) *objectStore {
 func (s *objectStore) put(obj plumbing.EncodedObject) error {
 	h := obj.Hash()
 	s.mu.RLock()
-	_, inMem := s.mem[h]
-	_, inSpill := s.spilled[h]
+	held := s.holdsLocked(h)
 	s.mu.RUnlock()
-	if inMem || inSpill {
+	if held {
 		return nil
 	}
 	packed, err := compressObject(obj)
@@ -97,7 +100,7 @@ func (s *objectStore) packed(h plumbing.Hash) (packedObject, bool, error) {
 		return p, true, nil
 	}
 	sp, ok := s.spilled[h]
-	if !ok {
+	if !ok || !sp.base.IsZero() {
 		return packedObject{}, false, nil
 	}
 	z := make([]byte, sp.length)
@@ -118,15 +121,24 @@ func (s *objectStore) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plu
 		}
 		return p.inflate(h)
 	}
+	d, ok, err := s.delta(h)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		if t != plumbing.AnyObject && d.typ != t {
+			return nil, plumbing.ErrObjectNotFound
+		}
+		return s.resolve(h, d)
+	}
 	return s.Storage.EncodedObject(t, h)
 }
 
 func (s *objectStore) HasEncodedObject(h plumbing.Hash) error {
 	s.mu.RLock()
-	_, inMem := s.mem[h]
-	_, inSpill := s.spilled[h]
+	held := s.holdsLocked(h)
 	s.mu.RUnlock()
-	if inMem || inSpill {
+	if held {
 		return nil
 	}
 	return s.Storage.HasEncodedObject(h)
@@ -135,11 +147,14 @@ func (s *objectStore) HasEncodedObject(h plumbing.Hash) error {
 func (s *objectStore) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 	s.mu.RLock()
 	p, inMem := s.mem[h]
+	d, inDelta := s.deltas[h]
 	sp, inSpill := s.spilled[h]
 	s.mu.RUnlock()
 	switch {
 	case inMem:
 		return p.size, nil
+	case inDelta:
+		return d.size, nil
 	case inSpill:
 		return sp.size, nil
 	}
@@ -150,7 +165,7 @@ func (s *objectStore) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 func (s *objectStore) spill() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.mem) == 0 {
+	if len(s.mem) == 0 && len(s.deltas) == 0 {
 		return nil
 	}
 	if err := os.MkdirAll(s.spillDir, 0o700); err != nil {
@@ -161,7 +176,7 @@ func (s *objectStore) spill() error {
 		return fmt.Errorf("spilling objects to disk: %w", err)
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	index := make(map[plumbing.Hash]spilledObject, len(s.mem))
+	index := make(map[plumbing.Hash]spilledObject, len(s.mem)+len(s.deltas))
 	var offset int64
 	for h, p := range s.mem {
 		if _, err := w.Write(p.z); err != nil {
@@ -170,6 +185,14 @@ func (s *objectStore) spill() error {
 		}
 		index[h] = spilledObject{file: len(s.spillFiles), offset: offset, length: int32(len(p.z)), typ: p.typ, size: p.size}
 		offset += int64(len(p.z))
+	}
+	for h, d := range s.deltas {
+		if _, err := w.Write(d.data); err != nil {
+			_ = f.Close()
+			return fmt.Errorf("spilling objects to %s: %w", f.Name(), err)
+		}
+		index[h] = spilledObject{file: len(s.spillFiles), offset: offset, length: int32(len(d.data)), typ: d.typ, size: d.size, base: d.base, depth: d.depth}
+		offset += int64(len(d.data))
 	}
 	if err := w.Flush(); err != nil {
 		_ = f.Close()
@@ -180,6 +203,7 @@ func (s *objectStore) spill() error {
 		s.spilled[h] = sp
 	}
 	s.mem = map[plumbing.Hash]packedObject{}
+	s.deltas = map[plumbing.Hash]storedDelta{}
 	s.memBytes = 0
 	return nil
 }
@@ -191,6 +215,7 @@ func (s *objectStore) dropPushed() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.mem = map[plumbing.Hash]packedObject{}
+	s.deltas = map[plumbing.Hash]storedDelta{}
 	s.memBytes = 0
 	for _, f := range s.spillFiles {
 		_ = f.Close()
@@ -209,7 +234,15 @@ func (s *objectStore) pack(hashes []plumbing.Hash, deltas map[plumbing.Hash]tree
 	index := make(map[plumbing.Hash]int, len(hashes))
 	size := 32
 	for _, h := range hashes {
-		if d, ok := deltas[h]; ok {
+		d, ok := deltas[h]
+		if !ok {
+			sd, kept, err := s.delta(h)
+			if err != nil {
+				return nil, err
+			}
+			d, ok = treeDelta{base: sd.base, data: sd.data}, kept
+		}
+		if ok {
 			e, err := deltaEntry(d, index)
 			if err != nil {
 				return nil, err
