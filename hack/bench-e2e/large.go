@@ -21,16 +21,26 @@ const (
 	largeFolder    = "folder-large/" + largeNamespace + "/configmaps"
 )
 
+// largeRate and largeWrites are the latency phase of the scale figures: in a folder of 100,000
+// files each commit is a 4 MB tree the Git server has to rebuild and walk (the push floor shows
+// it), and at 100 writes/s no server on this machine keeps up.
+const (
+	largeRate   = 10
+	largeWrites = 200
+)
+
 type largeFigures struct {
 	snapshot, reference time.Duration
 	rss                 float64
 	latency             latencies
+	floor               percentiles
 }
 
 // large creates cfg.large ConfigMaps in a namespace no rule selects yet while the operator runs
 // (it sees every one of them), then the quick start's objects for that namespace, and measures
 // until the snapshot's commit is on the remote, next to kubectl printing the same objects as
-// YAML; then the operator's RSS, and the latency of writes in that folder.
+// YAML; then the operator's RSS, the latency of writes in that folder at largeRate, and its
+// push floor.
 func (b *bench) large(ctx context.Context) (largeFigures, error) {
 	var f largeFigures
 	fmt.Printf("creating %d ConfigMaps in namespace %s\n", b.cfg.large, largeNamespace)
@@ -74,7 +84,10 @@ func (b *bench) large(ctx context.Context) (largeFigures, error) {
 	if f.rss, err = b.memory("heap-large.pprof"); err != nil {
 		return f, err
 	}
-	f.latency, err = b.latency(ctx, largeNamespace, "latency")
+	if f.latency, err = b.latencyAt(ctx, largeNamespace, "latency", largeWrites, largeRate); err != nil {
+		return f, err
+	}
+	f.floor, err = b.pushFloor(ctx, largeFolder, 1, floorPushes/5)
 	return f, err
 }
 

@@ -23,13 +23,18 @@ type latencies struct{ e2e, api percentiles }
 // latency updates distinct ConfigMaps of ns at the configured rate and measures each write's time
 // to its commit on the remote, and the write itself.
 func (b *bench) latency(ctx context.Context, ns, value string) (latencies, error) {
-	fmt.Printf("writing %d ConfigMaps of namespace %s at %d/s\n", b.cfg.writes, ns, b.cfg.rate)
-	n := min(b.cfg.writes, b.cfg.objects)
+	return b.latencyAt(ctx, ns, value, b.cfg.writes, b.cfg.rate)
+}
+
+// latencyAt is latency with n writes at rate per second.
+func (b *bench) latencyAt(ctx context.Context, ns, value string, n, rate int) (latencies, error) {
+	fmt.Printf("writing %d ConfigMaps of namespace %s at %d/s\n", n, ns, rate)
+	n = min(n, b.cfg.objects)
 	starts := make([]time.Time, n)
 	apis := make([]time.Duration, n)
 	errs := make(chan error, n)
 	var wg sync.WaitGroup
-	tick := time.NewTicker(time.Second / time.Duration(b.cfg.rate))
+	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
 	for i := range n {
 		<-tick.C
@@ -50,7 +55,7 @@ func (b *bench) latency(ctx context.Context, ns, value string) (latencies, error
 		return latencies{}, err
 	}
 	last := fmt.Sprintf("[UPDATE] configmaps %s/cm-%d", ns, n-1)
-	if _, err := b.pushes.await(ctx, starts[0], 60*time.Second, func(s string) bool { return s == last }); err != nil {
+	if _, err := b.pushes.await(ctx, starts[0], 60*time.Second+time.Duration(n/rate)*time.Second, func(s string) bool { return s == last }); err != nil {
 		return latencies{}, fmt.Errorf("waiting for %q: %w", last, err)
 	}
 	pushed, err := b.pushes.all(starts[0])

@@ -84,11 +84,11 @@ func (b *bench) snapshot(ctx context.Context) (time.Duration, time.Duration, err
 }
 
 // memory reads the operator's resident memory once it settled, and saves a heap profile as
-// profile when asked to.
+// profile when asked to (after a collection, so it shows what is live, not a burst's garbage).
 func (b *bench) memory(profile string) (float64, error) {
 	time.Sleep(3 * time.Second) // let the snapshot's garbage go
 	if b.cfg.pprof != "" {
-		if err := exec.Command("curl", "-s", "-o", filepath.Join(b.dir, profile), "http://"+b.cfg.pprof+"/debug/pprof/heap").Run(); err != nil {
+		if err := exec.Command("curl", "-s", "-o", filepath.Join(b.dir, profile), "http://"+b.cfg.pprof+"/debug/pprof/heap?gc=1").Run(); err != nil {
 			return 0, fmt.Errorf("saving a heap profile: %w", err)
 		}
 	}
