@@ -69,6 +69,7 @@ type options struct {
 	clusterName       string
 	resync            time.Duration
 	memoryLimit       string
+	gcPercent         int
 	sensitive         string
 
 	defaultServiceAccount string
@@ -136,6 +137,8 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.applyConcurrency, "apply-concurrency", 16, "How many objects are applied to the cluster at once.")
 	fs.StringVar(&o.memoryLimit, "memory-limit", memlimit.Auto,
 		"The Go runtime's soft memory limit: auto (90% of the container's memory limit, none without one or with GOMEMLIMIT set), none, or a quantity such as 200Mi.")
+	fs.IntVar(&o.gcPercent, "gc-percent", memlimit.DefaultGCPercent,
+		"Go's GOGC: how far the heap grows past what is live before a collection, in percent (GOGC in the environment wins).")
 	fs.DurationVar(&o.resync, "resync-period", 10*time.Minute, "How often every GitTarget's folder is reconciled with the cluster even when nothing went wrong.")
 	o.file.bind(fs)
 	o.zap.Development = false
@@ -204,7 +207,8 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 		return err
 	}
 	limit.Apply()
-	log.Info("Memory limit", "bytes", limit.Bytes, "from", limit.Source)
+	gc := memlimit.SetGCPercent(opts.gcPercent, os.Getenv)
+	log.Info("Memory limit", "bytes", limit.Bytes, "from", limit.Source, "gcPercent", gc)
 
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {

@@ -72,7 +72,7 @@ func (b *bench) large(ctx context.Context) (largeFigures, error) {
 		return f, err
 	}
 	at, err := b.pushes.await(ctx, began, 600*time.Second, func(subject string) bool {
-		return strings.HasPrefix(subject, "[RECONCILE] "+largeNamespace+"/")
+		return snapshotOf(subject, largeNamespace, b.cfg.large)
 	})
 	if err != nil {
 		return f, fmt.Errorf("waiting for the snapshot of %d: %w", b.cfg.large, err)

@@ -21,6 +21,9 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 type config struct {
@@ -47,6 +50,7 @@ func main() {
 	flag.BoolVar(&cfg.keep, "keep", false, "Keep the working directory (operator log, repositories).")
 	flag.StringVar(&cfg.pprof, "pprof", "", "Serve the operator's pprof endpoints at this address (say 127.0.0.1:6060) and save a heap profile after the snapshot.")
 	flag.Parse()
+	ctrllog.SetLogger(logr.Discard()) // envtest's own log lines are not the bench's
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg); err != nil {

@@ -72,7 +72,7 @@ func (b *bench) snapshot(ctx context.Context) (time.Duration, time.Duration, err
 		objects = strings.Replace(objects, "path: live-cluster", "path: latency-folder", 1)
 	}
 	at, err := b.pushes.await(ctx, began, 120*time.Second, func(subject string) bool {
-		return strings.HasPrefix(subject, "[RECONCILE] "+namespace+"/")
+		return snapshotOf(subject, namespace, b.cfg.objects)
 	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("waiting for the snapshot: %w", err)
@@ -109,4 +109,18 @@ func (b *bench) status(name string) (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no %s in the operator's /proc status", name)
+}
+
+// snapshotOf says whether subject is the reconcile commit that wrote the objects of ns: the
+// target may reconcile once before its WatchRule is attached, writing only the folder's
+// .sops.yaml.
+func snapshotOf(subject, ns string, objects int) bool {
+	rest, ok := strings.CutPrefix(subject, "[RECONCILE] "+ns+"/")
+	if !ok {
+		return false
+	}
+	_, counts, ok := strings.Cut(rest, ": ")
+	var written int
+	_, err := fmt.Sscanf(counts, "%d written", &written)
+	return ok && err == nil && written >= objects
 }

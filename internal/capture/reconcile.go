@@ -15,6 +15,7 @@ import (
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 	"github.com/gitops-reverser/gitops-reverser/internal/manifest"
+	"github.com/gitops-reverser/gitops-reverser/internal/memlimit"
 	"github.com/gitops-reverser/gitops-reverser/internal/secrets"
 	"github.com/gitops-reverser/gitops-reverser/internal/watch"
 )
@@ -151,6 +152,7 @@ func (t *target) reconcileNow(ctx context.Context, reason string) time.Time {
 		t.mu.Unlock()
 	}
 	t.setStatus(func(s *Status) { s.Synced, s.Problem = true, "" })
+	memlimit.AfterRender(len(desired))
 	return time.Time{}
 }
 

@@ -3,6 +3,7 @@ package memlimit
 import (
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -68,4 +69,13 @@ func TestTheLimitComesFromTheFlagElseTheContainer(t *testing.T) {
 	garbled := cgroupRoot(t, map[string]string{"sys/fs/cgroup/memory.max": "a lot\n"})
 	_, err = Decide(Auto, garbled, noEnv)
 	g.Expect(err).To(MatchError(ContainSubstring("memory.max")))
+}
+
+func TestGOGCInTheEnvironmentWinsOverTheFlag(t *testing.T) {
+	g := NewWithT(t)
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	g.Expect(SetGCPercent(37, noEnv)).To(Equal("37"))
+	g.Expect(debug.SetGCPercent(100)).To(Equal(37))
+	g.Expect(SetGCPercent(37, func(k string) string { return map[string]string{"GOGC": "200"}[k] })).To(Equal("GOGC=200"))
+	g.Expect(debug.SetGCPercent(100)).To(Equal(100), "left as the runtime set it")
 }
