@@ -30,6 +30,9 @@ func Encrypt(plain []byte, k Keys, previous []byte, now time.Time) ([]byte, erro
 	if err != nil {
 		return nil, fmt.Errorf("reading the manifest to encrypt: %w", err)
 	}
+	if len(docs) == 0 {
+		return nil, errors.New("the manifest to encrypt is empty")
+	}
 	var old *openedFile
 	if previous != nil {
 		if o, err := openFile(previous, k.Identities); err == nil && o.meta.onlyAgeTo(k.Recipients) {

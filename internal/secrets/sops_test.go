@@ -124,6 +124,8 @@ func TestOnlyX25519RecipientsAreAccepted(t *testing.T) {
 	g.Expect(k.Recipients).To(HaveLen(1))
 	_, err = Encrypt([]byte(secretYAML), Keys{}, nil, time.Now())
 	g.Expect(err).To(MatchError(ErrNoRecipients))
+	_, err = Encrypt(nil, k, nil, time.Now())
+	g.Expect(err).To(MatchError(ContainSubstring("empty")))
 }
 
 func changedLines(a, b string) []string {
