@@ -26,7 +26,7 @@ func FuzzSopsAndOursAgree(f *testing.F) {
 	} {
 		f.Add([]byte(p), uint8(i))
 	}
-	k := fixedKeys(f)
+	k := newKeys(f)
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, plain []byte, r uint8) {
 		rule := sopsRules[int(r)%len(sopsRules)]
@@ -79,20 +79,4 @@ func unsupported(err error) bool {
 		}
 	}
 	return false
-}
-
-func fixedKeys(f *testing.F) Keys {
-	key, err := Generate(time.Now())
-	if err != nil {
-		f.Fatal(err)
-	}
-	ids, err := ParseIdentities(key.Content)
-	if err != nil {
-		f.Fatal(err)
-	}
-	k, err := NewKeys(nil, ids, true)
-	if err != nil {
-		f.Fatal(err)
-	}
-	return k
 }

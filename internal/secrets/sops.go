@@ -106,18 +106,16 @@ func readPlain(plain []byte) ([]branch, error) {
 	if err != nil {
 		return nil, err
 	}
-	docs := make([]branch, 0, len(nodes))
-	for _, n := range nodes {
-		b, err := documentBranch(n)
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range b {
+	docs, err := documentBranches(nodes)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range docs {
+		for _, it := range d {
 			if it.key == metadataKey {
 				return nil, fmt.Errorf("the key %q is SOPS's own", metadataKey)
 			}
 		}
-		docs = append(docs, b)
 	}
 	return docs, nil
 }
@@ -131,13 +129,9 @@ func openFile(file []byte, identities []*age.X25519Identity) (*openedFile, error
 	if err != nil {
 		return nil, err
 	}
-	docs := make([]branch, 0, len(nodes))
-	for _, n := range nodes {
-		b, err := documentBranch(n)
-		if err != nil {
-			return nil, fmt.Errorf("reading the SOPS file: %w", err)
-		}
-		docs = append(docs, b)
+	docs, err := documentBranches(nodes)
+	if err != nil {
+		return nil, fmt.Errorf("reading the SOPS file: %w", err)
 	}
 	dataKey, err := md.dataKey(identities)
 	if err != nil {

@@ -20,7 +20,7 @@ metadata:
 type: Opaque
 `
 
-func newKeys(t *testing.T) Keys {
+func newKeys(t testing.TB) Keys {
 	t.Helper()
 	key, err := Generate(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
 	if err != nil {

@@ -47,6 +47,18 @@ func readDocuments(in []byte) ([]*yaml.Node, error) {
 	}
 }
 
+func documentBranches(nodes []*yaml.Node) ([]branch, error) {
+	docs := make([]branch, 0, len(nodes))
+	for _, n := range nodes {
+		b, err := documentBranch(n)
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, b)
+	}
+	return docs, nil
+}
+
 // documentBranch is a document's mapping; an empty document is an empty mapping.
 func documentBranch(doc *yaml.Node) (branch, error) {
 	if len(doc.Content) == 0 {
