@@ -86,7 +86,11 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return b.explain(err)
 	}
-	fmt.Printf("memory: RSS %.0f MiB while watching %d ConfigMaps\n", rss, cfg.objects+cfg.writes)
+	snapshotPeak, err := b.status("VmHWM")
+	if err != nil {
+		return b.explain(err)
+	}
+	fmt.Printf("memory: RSS %.0f MiB while watching %d ConfigMaps (peak %.0f MiB through the start and the snapshot)\n", rss, cfg.objects+cfg.writes, snapshotPeak)
 	lat, err := b.latency(ctx, latencyNamespace, "latency")
 	if err != nil {
 		return b.explain(err)
