@@ -2,6 +2,7 @@ package gitwriter
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -29,6 +30,10 @@ type treeNode struct {
 	dirty  bool
 	// raw is the node's encoding as of hash, kept as the base of the next version's delta.
 	raw []byte
+	// spare is the encoding before raw, whose memory the next version is encoded into: in a
+	// folder of 10,000 files every commit encodes 400 KB, and allocating it anew was most of a
+	// burst's garbage.
+	spare []byte
 }
 
 type treeEntry struct {
@@ -215,7 +220,10 @@ func (t *tree) writeNode(n *treeNode, put func(plumbing.EncodedObject, *treeDelt
 		}
 		size += len(e.name) + 28
 	}
-	buf := make([]byte, 0, size)
+	buf := n.spare[:0]
+	if cap(buf) < size {
+		buf = make([]byte, 0, size+size/8)
+	}
 	for _, e := range n.sorted {
 		buf = strconv.AppendUint(buf, uint64(e.mode), 8)
 		buf = append(buf, ' ')
@@ -223,7 +231,7 @@ func (t *tree) writeNode(n *treeNode, put func(plumbing.EncodedObject, *treeDelt
 		buf = append(buf, 0)
 		buf = append(buf, e.hash[:]...)
 	}
-	obj := newObject(plumbing.TreeObject, buf)
+	obj := newOwnedObject(plumbing.TreeObject, buf)
 	var delta *treeDelta
 	if !n.hash.IsZero() && n.raw != nil && obj.Hash() != n.hash {
 		if d, ok := diffTree(n.raw, buf); ok {
@@ -233,6 +241,9 @@ func (t *tree) writeNode(n *treeNode, put func(plumbing.EncodedObject, *treeDelt
 	if err := put(obj, delta); err != nil {
 		return plumbing.ZeroHash, err
 	}
+	// Nothing refers to the old encoding now: the store compressed what it keeps, and the delta
+	// is bytes of its own.
+	n.spare = n.raw
 	n.hash, n.dirty, n.raw = obj.Hash(), false, buf
 	return n.hash, nil
 }
@@ -247,6 +258,30 @@ func gitLess(a, b *treeEntry) bool {
 		bn += "/"
 	}
 	return an < bn
+}
+
+// ownedObject is an object over bytes the caller hands over: no copy, the hash computed once.
+// It is only read (hashed, compressed into the store, diffed), never kept.
+type ownedObject struct {
+	typ  plumbing.ObjectType
+	data []byte
+	hash plumbing.Hash
+}
+
+func newOwnedObject(t plumbing.ObjectType, data []byte) *ownedObject {
+	return &ownedObject{typ: t, data: data, hash: plumbing.ComputeHash(t, data)}
+}
+
+func (o *ownedObject) Hash() plumbing.Hash           { return o.hash }
+func (o *ownedObject) Type() plumbing.ObjectType     { return o.typ }
+func (o *ownedObject) SetType(t plumbing.ObjectType) { o.typ = t }
+func (o *ownedObject) Size() int64                   { return int64(len(o.data)) }
+func (o *ownedObject) SetSize(int64)                 {}
+func (o *ownedObject) Reader() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(o.data)), nil
+}
+func (o *ownedObject) Writer() (io.WriteCloser, error) {
+	return nil, errors.New("an owned object is read-only")
 }
 
 // newObject wraps content in an object whose hash is computed once.

@@ -107,8 +107,10 @@ func TestAConcurrentPusherAndTheWriterLoseNothing(t *testing.T) {
 	// Batching, as deployments do (the default interval is 5s): we always hold pending commits,
 	// so every push of carol's makes our next push a conflict to replay, and we leave the branch
 	// alone between pushes, so she always gets through. With interval 0 on both sides, whoever
-	// has the shorter push cycle starves the other (see docs/architecture.md).
-	cfg.Push = PushPolicy{Interval: 200 * time.Millisecond, MaxCommits: 1000}
+	// has the shorter push cycle starves the other (see docs/architecture.md). Her cycle (a pull
+	// and a push, an SSH connection each) took more than 200 ms when the machine was busy, and
+	// she then never got a turn: 500 ms leaves her one.
+	cfg.Push = PushPolicy{Interval: 500 * time.Millisecond, MaxCommits: 1000}
 	metrics, err := NewMetrics(prometheus.NewRegistry())
 	g.Expect(err).NotTo(HaveOccurred())
 	cfg.Metrics = metrics
