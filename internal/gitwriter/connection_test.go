@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,31 +14,6 @@ import (
 
 	"github.com/gitops-reverser/gitops-reverser/internal/testenv/gitserver"
 )
-
-// runWriter runs a Writer and returns the function that stops it and waits until Run returned.
-func runWriter(t *testing.T, cfg Config) (*Writer, func()) {
-	t.Helper()
-	w, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("writer stopped with %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	NewWithT(t).Eventually(func() string { return w.Status().Reason }).WithTimeout(30 * time.Second).
-		Should(Equal("Connected"))
-	return w, stop
-}
 
 // commitAndFlush makes commit i and waits until it is on the remote: one push per call.
 func commitAndFlush(t *testing.T, w *Writer, i int) string {
@@ -71,7 +45,7 @@ func sshGoroutines() int {
 func TestSSHPushesShareOneConnectionClosedWithTheWriter(t *testing.T) {
 	g := NewWithT(t)
 	remote := newSSHRemote(t)
-	w, stop := runWriter(t, remote.config(t, "main"))
+	w, stop := runSynced(t, remote.config(t, "main"))
 	before := remote.Server.Handshakes()
 	var want []string
 	for i := range 10 {
@@ -92,14 +66,8 @@ func TestAPushAfterTheServerDroppedTheConnectionReconnects(t *testing.T) {
 	g := NewWithT(t)
 	remote := newSSHRemote(t)
 	cfg := remote.config(t, "main")
-	var mu sync.Mutex
-	var reasons []string
-	cfg.OnStatus = func(s Status) {
-		mu.Lock()
-		defer mu.Unlock()
-		reasons = append(reasons, s.Reason)
-	}
-	w, _ := runWriter(t, cfg)
+	status := recordStatus(&cfg)
+	w := startSynced(t, cfg)
 	var want []string
 	for i := range 6 {
 		want = append(want, commitAndFlush(t, w, i))
@@ -115,8 +83,7 @@ func TestAPushAfterTheServerDroppedTheConnectionReconnects(t *testing.T) {
 		g.Expect(remote.Server.Handshakes() - before).To(Equal(1))
 	}
 	g.Expect(subjects(t, remote.Dir, "main")).To(Equal(want))
-	mu.Lock()
-	defer mu.Unlock()
+	reasons := status.reasons()
 	g.Expect(reasons).To(HaveEach(BeElementOf("Progressing", "Connected")), "a dropped connection is no failure: %v", reasons)
 }
 
@@ -140,7 +107,7 @@ func TestAPushToAnImpostorSaysTheHostKeyDoesNotMatch(t *testing.T) {
 func TestHTTPSPushesKeepTheirConnectionAlive(t *testing.T) {
 	g := NewWithT(t)
 	remote := newHTTPSRemote(t, gitserver.Credential{Username: "u", Password: "p"})
-	w, _ := runWriter(t, writerConfig(t, remote.URL, "main",
+	w := startSynced(t, writerConfig(t, remote.URL, "main",
 		Credentials{Username: "u", Password: "p", CABundle: remote.Server.CAPEM()}))
 	want := []string{commitAndFlush(t, w, 0)}
 	before := remote.Server.Connections()
@@ -157,7 +124,7 @@ func TestHTTPSPushesKeepTheirConnectionAlive(t *testing.T) {
 func TestAPushOnAConnectionThatDiedUnnoticedGoesOnAFreshOne(t *testing.T) {
 	g := NewWithT(t)
 	remote := newSSHRemote(t)
-	w, _ := runWriter(t, remote.config(t, "main"))
+	w := startSynced(t, remote.config(t, "main"))
 	want := []string{commitAndFlush(t, w, 0)}
 	conn := w.remote.(*goGitRemote).ssh // the Writer is idle: Flush returned
 	dead, err := conn.dial(t.Context())
@@ -182,21 +149,14 @@ func TestCommitsAndPushesOfAHealthyWriterReportNoStatusChange(t *testing.T) {
 	g := NewWithT(t)
 	remote := newSSHRemote(t)
 	cfg := remote.config(t, "main")
-	var mu sync.Mutex
-	var reported []Status
-	cfg.OnStatus = func(s Status) {
-		mu.Lock()
-		defer mu.Unlock()
-		reported = append(reported, s)
-	}
-	w, _ := runWriter(t, cfg)
+	status := recordStatus(&cfg)
+	w := startSynced(t, cfg)
 	for i := range 5 {
 		commitAndFlush(t, w, i)
 	}
 	g.Expect(w.Status().Pending).To(BeZero())
 	g.Expect(w.Status().LastPush).NotTo(BeZero())
-	mu.Lock()
-	defer mu.Unlock()
+	reported := status.statuses()
 	g.Expect(reported).To(HaveLen(1), "connecting, then Connected: %v", reported)
 	g.Expect(reported[0].Reason).To(Equal("Connected"))
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,13 +87,7 @@ func TestRefMovedDuringPushIsAConflict(t *testing.T) {
 	metrics, err := NewMetrics(prometheus.NewRegistry())
 	g.Expect(err).NotTo(HaveOccurred())
 	cfg.Metrics = metrics
-	var mu sync.Mutex
-	var reasons []string
-	cfg.OnStatus = func(s Status) {
-		mu.Lock()
-		defer mu.Unlock()
-		reasons = append(reasons, s.Reason)
-	}
+	status := recordStatus(&cfg)
 	w := startSynced(t, cfg)
 
 	for i := range 2 {
@@ -108,9 +101,8 @@ func TestRefMovedDuringPushIsAConflict(t *testing.T) {
 	g.Expect(subjects(t, remote.Dir, "main")).To(Equal([]string{
 		"[UPDATE] configmaps default/cm-0", sneaked, "[UPDATE] configmaps default/cm-1"}))
 	g.Expect(testutil.ToFloat64(metrics.conflicts.WithLabelValues(repoLabel(remote.URL), "main"))).To(BeNumerically(">=", 1))
-	mu.Lock()
+	reasons := status.reasons()
 	g.Expect(reasons).NotTo(ContainElement("PushRejected"), "reasons reported: %v", reasons)
-	mu.Unlock()
 	gitserver.Fsck(t, remote.Dir)
 }
 

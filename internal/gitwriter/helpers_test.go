@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,8 +42,9 @@ func (r *sshRemote) config(t *testing.T, branch string) Config {
 	}
 }
 
-// start runs a Writer until the test ends.
-func start(t *testing.T, cfg Config) *Writer {
+// run runs a Writer until the test ends, or until the returned function stops it and waits
+// until Run returned.
+func run(t *testing.T, cfg Config) (*Writer, func()) {
 	t.Helper()
 	w, err := New(cfg)
 	if err != nil {
@@ -51,22 +53,71 @@ func start(t *testing.T, cfg Config) *Writer {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("writer stopped with %v", err)
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("writer stopped with %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return w, stop
+}
+
+// start runs a Writer until the test ends.
+func start(t *testing.T, cfg Config) *Writer {
+	t.Helper()
+	w, _ := run(t, cfg)
 	return w
+}
+
+// runSynced is run, then waits until the Writer has read the remote branch.
+func runSynced(t *testing.T, cfg Config) (*Writer, func()) {
+	t.Helper()
+	w, stop := run(t, cfg)
+	NewWithT(t).Eventually(func() string { return w.Status().Reason }).WithTimeout(30 * time.Second).
+		Should(Equal("Connected"))
+	return w, stop
 }
 
 // startSynced is start, then waits until the Writer has read the remote branch.
 func startSynced(t *testing.T, cfg Config) *Writer {
 	t.Helper()
-	w := start(t, cfg)
-	NewWithT(t).Eventually(func() string { return w.Status().Reason }).WithTimeout(30 * time.Second).
-		Should(Equal("Connected"))
+	w, _ := runSynced(t, cfg)
 	return w
+}
+
+// statusLog records every status a Writer reports through Config.OnStatus.
+type statusLog struct {
+	mu  sync.Mutex
+	all []Status
+}
+
+// recordStatus makes cfg report its Writer's statuses to the returned log.
+func recordStatus(cfg *Config) *statusLog {
+	l := &statusLog{}
+	cfg.OnStatus = func(s Status) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.all = append(l.all, s)
+	}
+	return l
+}
+
+func (l *statusLog) statuses() []Status {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Status(nil), l.all...)
+}
+
+func (l *statusLog) reasons() []string {
+	var reasons []string
+	for _, s := range l.statuses() {
+		reasons = append(reasons, s.Reason)
+	}
+	return reasons
 }
 
 var (

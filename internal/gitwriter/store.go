@@ -78,7 +78,13 @@ func (s *objectStore) put(obj plumbing.EncodedObject) error {
 	}
 	s.mu.Lock()
 	s.mem[h] = packed
-	s.memBytes += len(packed.z)
+	return s.grewAndUnlock(len(packed.z))
+}
+
+// grewAndUnlock counts n more bytes in the overlay, releases the write lock, and spills the
+// overlay when that put it over budget.
+func (s *objectStore) grewAndUnlock(n int) error {
+	s.memBytes += n
 	full := s.memBytes >= s.spillBytes
 	s.mu.Unlock()
 	if full {

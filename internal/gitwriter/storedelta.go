@@ -39,13 +39,7 @@ func (s *objectStore) putDelta(obj plumbing.EncodedObject, d treeDelta) error {
 		return s.put(obj)
 	}
 	s.deltas[h] = storedDelta{base: d.base, data: d.data, typ: obj.Type(), size: obj.Size(), depth: depth + 1}
-	s.memBytes += len(d.data)
-	full := s.memBytes >= s.spillBytes
-	s.mu.Unlock()
-	if full {
-		return s.spill()
-	}
-	return nil
+	return s.grewAndUnlock(len(d.data))
 }
 
 // holdsLocked says whether the overlay or the spill files hold h.
