@@ -176,7 +176,7 @@ func (t *target) handle(e watch.Event) {
 	if !ok {
 		return // not one of ours
 	}
-	if e.Type != watch.Deleted && sel.holds(e.Object.Object) {
+	if e.Type != watch.Deleted && holds(sel, e.Object) {
 		return // what Git says still holds (our own apply, or a change to fields Git does not set)
 	}
 	t.drifted[id] = true
@@ -300,4 +300,11 @@ func (t *target) run(ctx context.Context) {
 func digest(s Selected) [32]byte {
 	data, _ := json.Marshal(s.Object.Object)
 	return sha256.Sum256(data)
+}
+
+// holds says whether what Git sets in sel still holds in o. An object that cannot be read is
+// taken as drifted: applying again reads it from the API server.
+func holds(sel Selected, o *watch.Object) bool {
+	obj, err := o.Decode()
+	return err == nil && sel.holds(obj.Object)
 }

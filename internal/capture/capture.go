@@ -117,7 +117,7 @@ func New(opts Options) *Pipeline {
 		opts.Log = logr.Discard()
 	}
 	p := &Pipeline{opts: opts, targets: map[types.NamespacedName]*target{}}
-	p.ns = newNamespaces(opts.Watches, p.namespaceLabelsChanged)
+	p.ns = newNamespaces(opts.Watches, p.namespaceLabelsChanged, opts.Log)
 	return p
 }
 

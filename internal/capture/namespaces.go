@@ -2,6 +2,7 @@ package capture
 
 import (
 	"context"
+	"github.com/go-logr/logr"
 	"maps"
 	"sync"
 
@@ -19,14 +20,15 @@ const namespacesSubscriber = "pipeline/namespace-labels"
 type namespaces struct {
 	watches   *watch.Watches
 	onChanged func()
+	log       logr.Logger
 
 	mu         sync.Mutex
 	subscribed bool
 	labels     map[string]map[string]string
 }
 
-func newNamespaces(w *watch.Watches, onChanged func()) *namespaces {
-	return &namespaces{watches: w, onChanged: onChanged, labels: map[string]map[string]string{}}
+func newNamespaces(w *watch.Watches, onChanged func(), log logr.Logger) *namespaces {
+	return &namespaces{watches: w, onChanged: onChanged, log: log, labels: map[string]map[string]string{}}
 }
 
 // need starts watching namespaces, once.
@@ -51,16 +53,26 @@ func (n *namespaces) handle(e watch.Event) {
 		return
 	}
 	name := e.Object.GetName()
+	var labels map[string]string
+	if e.Type != watch.Deleted {
+		obj, err := e.Object.Decode()
+		if err != nil {
+			// Never happens to what the watch encoded; unknown labels select nothing.
+			n.log.Error(err, "Cannot read the labels of a namespace", "namespace", name)
+		} else {
+			labels = obj.GetLabels()
+		}
+	}
 	n.mu.Lock()
 	before, known := n.labels[name]
 	if e.Type == watch.Deleted {
 		delete(n.labels, name)
 	} else {
-		n.labels[name] = e.Object.GetLabels()
+		n.labels[name] = labels
 	}
 	// Objects of a namespace are selected or not as their own events come; a namespace whose
 	// labels change moves all its objects at once, which takes a reconcile.
-	changed := e.Type == watch.Updated && known && !maps.Equal(before, e.Object.GetLabels())
+	changed := e.Type == watch.Updated && known && !maps.Equal(before, labels)
 	n.mu.Unlock()
 	if changed {
 		n.onChanged()

@@ -18,12 +18,18 @@ import (
 )
 
 // objectPath is where obj of src goes below folder: `<name>.sops.yaml` when it is sensitive.
-func objectPath(folder string, src *Source, obj *unstructured.Unstructured, sensitive bool) (string, error) {
+func objectPath(folder string, src *Source, obj named, sensitive bool) (string, error) {
 	suffix := ".yaml"
 	if sensitive {
 		suffix = ".sops.yaml"
 	}
 	return manifest.Path(folder, src.Resource.GroupResource(), obj.GetNamespace(), obj.GetName(), suffix)
+}
+
+// named is what an object's path is made of: an Unstructured, or a watch's Object.
+type named interface {
+	GetNamespace() string
+	GetName() string
 }
 
 // render is the file content of obj: sanitized, as YAML.
@@ -35,17 +41,19 @@ func render(obj *unstructured.Unstructured) ([]byte, error) {
 func (t *target) query(c *change) attribution.Query {
 	src := t.sources[c.source]
 	q := attribution.Query{
-		Identity:        attribution.Identity{Namespace: c.obj.GetNamespace(), Name: c.obj.GetName()},
+		Identity:        attribution.Identity{Namespace: c.state.GetNamespace(), Name: c.state.GetName()},
 		Operation:       string(c.op),
-		UID:             string(c.obj.GetUID()),
-		ResourceVersion: c.obj.GetResourceVersion(),
+		UID:             string(c.state.GetUID()),
+		ResourceVersion: c.state.GetResourceVersion(),
 	}
 	if src != nil {
 		q.Group, q.Resource = src.Resource.Group, src.Resource.Resource
 	}
 	if c.op != configv1alpha1.OperationDelete {
-		if data, err := render(c.obj); err == nil {
-			q.ContentHash = attribution.ContentHash(data)
+		if obj, err := c.state.Decode(); err == nil {
+			if data, err := render(obj); err == nil {
+				q.ContentHash = attribution.ContentHash(data)
+			}
 		}
 	}
 	return q
@@ -113,27 +121,30 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 		t.requestReconcile("rules changed")
 		return time.Time{}, nil
 	}
+	obj, err := c.state.Decode()
+	if err != nil {
+		return time.Time{}, err
+	}
 	gr := src.Resource.GroupResource()
 	sensitive := t.p.opts.Sensitive(gr)
 	t.mu.Lock()
 	keys := t.current.Encryption
-	excluded := t.current.excluded(gr, c.obj.GetNamespace(), c.obj.GetName())
+	excluded := t.current.excluded(gr, obj.GetNamespace(), obj.GetName())
 	t.mu.Unlock()
 	if sensitive && keys == nil {
 		t.hold(path, c)
 		return time.Time{}, nil
 	}
 	var nsLabels map[string]string
-	if ns := c.obj.GetNamespace(); ns != "" {
+	if ns := obj.GetNamespace(); ns != "" {
 		nsLabels = t.p.ns.of(ns)
 	}
 	sel := selection{}
 	if !excluded {
-		sel = selectFor(src.Rules, gr.Resource, c.obj, nsLabels)
+		sel = selectFor(src.Rules, gr.Resource, obj, nsLabels)
 	}
 	if c.op != configv1alpha1.OperationDelete {
-		var err error
-		if sel, err = t.exceptExcluded(ctx, src, c.obj, sel); err != nil {
+		if sel, err = t.exceptExcluded(ctx, src, obj, sel); err != nil {
 			return time.Time{}, err
 		}
 	}
@@ -141,7 +152,7 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 		return time.Time{}, nil // another direction's object: its file is never written or removed here
 	}
 	if sel.split != nil {
-		return t.processSplit(ctx, path, folder, src, c, sel, sensitive)
+		return t.processSplit(ctx, path, folder, src, c, obj, sel, sensitive)
 	}
 	deletable := false
 	for _, r := range src.Rules {
@@ -152,8 +163,8 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 		configv1alpha1.OperationCreate: sel.create, configv1alpha1.OperationUpdate: sel.update, configv1alpha1.OperationDelete: sel.delete,
 	}[c.op]
 	info := commitInfo{
-		Operation: string(c.op), Resource: src.Resource, Namespace: c.obj.GetNamespace(), Name: c.obj.GetName(),
-		ResourceVersion: c.obj.GetResourceVersion(), Cluster: t.p.opts.Cluster,
+		Operation: string(c.op), Resource: src.Resource, Namespace: obj.GetNamespace(), Name: obj.GetName(),
+		ResourceVersion: obj.GetResourceVersion(), Cluster: t.p.opts.Cluster,
 	}
 	op := gitwriter.FileOp{Path: path}
 	_, inGit := t.known[path]
@@ -176,7 +187,7 @@ func (t *target) process(ctx context.Context, path, folder string, src *Source, 
 				return time.Time{}, nil
 			}
 		}
-		data, err := render(c.obj)
+		data, err := render(obj)
 		if err != nil {
 			return time.Time{}, err
 		}
@@ -242,7 +253,7 @@ func (t *target) commitChange(ctx context.Context, path string, c *change, op gi
 	}
 	info.Coalesced, info.HistoryLost = len(c.earlier)+1, c.folded
 	info.Target, info.Watermark = t.name, t.watermark(c)
-	t.noteCommitted(c.obj.GetResourceVersion())
+	t.noteCommitted(c.state.GetResourceVersion())
 	info.Newest = t.newest
 	res, err := t.writer.Commit(ctx, gitwriter.Change{
 		Ops: []gitwriter.FileOp{op}, Author: author(info.User, t.p.opts.Cluster, info.When), Message: message(info),

@@ -4,7 +4,6 @@ import (
 	"sort"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/attribution"
@@ -16,7 +15,7 @@ type change struct {
 	seq    uint64
 	source watch.Key
 	op     configv1alpha1.OperationType
-	obj    *unstructured.Unstructured
+	state  *watch.Object
 	seen   time.Time
 	// earlier are the attribution queries of the changes coalesced into this one, oldest first.
 	earlier []attribution.Query
@@ -54,7 +53,7 @@ func (q *queue) push(path string, c *change, query func(*change) attribution.Que
 		if last := pending[len(pending)-1]; !last.taken {
 			last.earlier = append(last.earlier, query(last))
 			last.op = foldOperations(last.op, c.op)
-			last.obj, last.source = c.obj, c.source
+			last.state, last.source = c.state, c.source
 			last.folded = last.folded || c.folded
 			return true
 		}

@@ -183,7 +183,11 @@ func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, pla
 		if !ok {
 			return nil, nil, nil, fmt.Errorf("the watch of %s is not listed", key)
 		}
-		for _, obj := range objs {
+		for _, o := range objs {
+			obj, err := o.Decode()
+			if err != nil {
+				return nil, nil, nil, err
+			}
 			var nsLabels map[string]string
 			if ns := obj.GetNamespace(); ns != "" {
 				nsLabels = t.p.ns.of(ns)
@@ -192,7 +196,7 @@ func (t *target) desired(ctx context.Context, sources map[watch.Key]*Source, pla
 				continue
 			}
 			sel := selectFor(src.Rules, gr.Resource, obj, nsLabels)
-			sel, err := t.exceptExcluded(ctx, src, obj, sel)
+			sel, err = t.exceptExcluded(ctx, src, obj, sel)
 			if err != nil {
 				return nil, nil, nil, err
 			}

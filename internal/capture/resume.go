@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 	"github.com/gitops-reverser/gitops-reverser/internal/watch"
 )
@@ -234,7 +236,7 @@ func (t *target) heldInGit(cur cursor, history []watch.Event) map[string]uint64 
 				}
 				continue
 			}
-			if data, err := render(e.Object); err == nil && present && gitwriter.BlobHash(data) == blob {
+			if present && rendersTo(e.Object, blob) {
 				out[path] = rv
 				break
 			}
@@ -254,4 +256,14 @@ func (t *target) pathOf(e watch.Event) string {
 		return ""
 	}
 	return path
+}
+
+// rendersTo says whether o's file content has the blob hash blob.
+func rendersTo(o *watch.Object, blob plumbing.Hash) bool {
+	obj, err := o.Decode()
+	if err != nil {
+		return false
+	}
+	data, err := render(obj)
+	return err == nil && gitwriter.BlobHash(data) == blob
 }

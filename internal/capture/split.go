@@ -127,7 +127,7 @@ func identityField(p fields.Path) bool {
 }
 
 // processSplit commits the change of an object only some of whose fields are this side's.
-func (t *target) processSplit(ctx context.Context, path, folder string, src *Source, c *change, sel selection, sensitive bool) (time.Time, error) {
+func (t *target) processSplit(ctx context.Context, path, folder string, src *Source, c *change, obj *unstructured.Unstructured, sel selection, sensitive bool) (time.Time, error) {
 	if sensitive {
 		return time.Time{}, nil // encrypted files are not edited field by field (docs/configuration.md)
 	}
@@ -138,8 +138,8 @@ func (t *target) processSplit(ctx context.Context, path, folder string, src *Sou
 	if !allowed {
 		return time.Time{}, nil
 	}
-	namespaced := c.obj.GetNamespace() != ""
-	file, data, doc, found, err := t.locate(ctx, folder, path, c.obj, namespaced)
+	namespaced := obj.GetNamespace() != ""
+	file, data, doc, found, err := t.locate(ctx, folder, path, obj, namespaced)
 	if errors.Is(err, gitwriter.ErrDropped) && own.Rest != fields.ToKubernetes {
 		// Written whole by this writer before its rules split it, and no longer held: written
 		// whole once more, from the cluster, after which it is kept and edited field by field.
@@ -150,8 +150,8 @@ func (t *target) processSplit(ctx context.Context, path, folder string, src *Sou
 		return time.Time{}, err
 	}
 	info := commitInfo{
-		Operation: string(c.op), Resource: src.Resource, Namespace: c.obj.GetNamespace(), Name: c.obj.GetName(),
-		ResourceVersion: c.obj.GetResourceVersion(), Cluster: t.p.opts.Cluster,
+		Operation: string(c.op), Resource: src.Resource, Namespace: obj.GetNamespace(), Name: obj.GetName(),
+		ResourceVersion: obj.GetResourceVersion(), Cluster: t.p.opts.Cluster,
 	}
 	var op gitwriter.FileOp
 	switch {
@@ -165,13 +165,13 @@ func (t *target) processSplit(ctx context.Context, path, folder string, src *Sou
 		if own.Rest == fields.ToKubernetes {
 			return time.Time{}, nil // the applying side's object: Git has it, or it is not ours
 		}
-		rendered, err := t.renderExcept(c.obj, own)
+		rendered, err := t.renderExcept(obj, own)
 		if err != nil || rendered == nil {
 			return time.Time{}, err
 		}
 		op = gitwriter.FileOp{Path: path, Data: rendered, Keep: true}
 	default:
-		changes, names := fieldChanges(own, fields.Walker{GVK: c.obj.GroupVersionKind(), Keys: t.p.opts.Keys}, doc.Object, c.obj)
+		changes, names := fieldChanges(own, fields.Walker{GVK: obj.GroupVersionKind(), Keys: t.p.opts.Keys}, doc.Object, obj)
 		if len(changes) == 0 {
 			return time.Time{}, nil // no field of this side changed
 		}

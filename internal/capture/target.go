@@ -225,7 +225,7 @@ func (t *target) enqueue(e watch.Event, replayed bool) (path string, coalesced, 
 		t.p.opts.Metrics.fail(t.name)
 		return "", false, false
 	}
-	c := &change{source: e.Key, op: operationOf(e.Type), obj: e.Object, seen: t.p.opts.Clock.Now(), firstRV: rv, replayed: replayed, folded: e.Coalesced}
+	c := &change{source: e.Key, op: operationOf(e.Type), state: e.Object, seen: t.p.opts.Clock.Now(), firstRV: rv, replayed: replayed, folded: e.Coalesced}
 	return path, t.queue.push(path, c, t.query), true
 }
 

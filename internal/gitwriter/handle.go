@@ -10,9 +10,10 @@ import (
 func (w *Writer) handleCommit(req commitRequest) {
 	result, err := w.commitChange(req.change)
 	if err != nil {
-		// The tree may be half-changed: rebuild it from the last good commit, or, when that
-		// cannot be read, from the remote's tip with the pending commits replayed on it.
-		if h, herr := w.headAt(w.head.commit); herr == nil {
+		// The tree may be half-changed: rebuild it from the last good commit when that is the
+		// remote's tip, else from the remote's tip with the pending commits replayed on it (the
+		// trees of pending commits may be deltas against trees dropped after their push).
+		if h, herr := w.headAt(w.head.commit); herr == nil && w.head.commit == w.remoteTip && h.tree.load(h.tree.root) == nil {
 			w.head = h
 		} else {
 			w.head = &head{tree: newTree(w.store, plumbing.ZeroHash)}

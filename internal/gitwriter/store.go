@@ -35,6 +35,8 @@ type objectStore struct {
 	spillDir   string
 	spilled    map[plumbing.Hash]spilledObject
 	spillFiles []*os.File
+	// onRemote are the trees the last forget dropped.
+	onRemote map[plumbing.Hash]struct{}
 }
 
 // spilledObject is where a spilled object's compressed bytes are, or, when base is set, its
@@ -229,6 +231,29 @@ func (s *objectStore) dropPushed() {
 	}
 	s.spillFiles = nil
 	s.spilled = map[plumbing.Hash]spilledObject{}
+	s.onRemote = nil
+}
+
+// forget drops the given trees of ours, which are on the remote, from memory and from the spill
+// files' index (the files themselves go with dropPushed). Until the next forget they may still be
+// the bases of deltas, sent by name (the remote has them): the next version of a folder's tree
+// is a delta against the version just pushed.
+func (s *objectStore) forget(hashes []plumbing.Hash) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onRemote = make(map[plumbing.Hash]struct{}, len(hashes))
+	for _, h := range hashes {
+		s.onRemote[h] = struct{}{}
+		if p, ok := s.mem[h]; ok {
+			s.memBytes -= len(p.z)
+			delete(s.mem, h)
+		}
+		if d, ok := s.deltas[h]; ok {
+			s.memBytes -= len(d.data)
+			delete(s.deltas, h)
+		}
+		delete(s.spilled, h)
+	}
 }
 
 // pack encodes the given objects as a packfile, as a push sends them. A tree with a delta goes

@@ -50,8 +50,13 @@ func (s *objectStore) holdsLocked(h plumbing.Hash) bool {
 	return inMem || inDelta || inSpill
 }
 
-// depthLocked is how many deltas reading h back applies, and whether it can be read at all.
+// depthLocked is how many deltas reading h back applies, and whether it can be a delta's base:
+// read back, or on the remote (a tree forget dropped, which a push sends deltas against by name
+// and nothing reads again).
 func (s *objectStore) depthLocked(h plumbing.Hash) (int, bool) {
+	if _, ok := s.onRemote[h]; ok {
+		return 0, true
+	}
 	if d, ok := s.deltas[h]; ok {
 		return d.depth, true
 	}
@@ -86,7 +91,7 @@ func (s *objectStore) delta(h plumbing.Hash) (storedDelta, bool, error) {
 func (s *objectStore) resolve(h plumbing.Hash, d storedDelta) (plumbing.EncodedObject, error) {
 	base, err := s.EncodedObject(plumbing.AnyObject, d.base)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s, the base of %s: %w", d.base, h, err)
+		return nil, fmt.Errorf("reading %s, the base of %s (a tree pushed and dropped from memory is read from the remote only): %w", d.base, h, err)
 	}
 	r, err := base.Reader()
 	if err != nil {

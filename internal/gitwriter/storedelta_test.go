@@ -92,3 +92,63 @@ func TestTheVersionsOfALargeFolderWaitingForAPushAreKeptAsDeltas(t *testing.T) {
 		})
 	}
 }
+
+// TestTreesOfASteadyStreamOfCommitsLeaveMemoryOncePushed: under steady load something is always
+// waiting for a push, so the store never empties. The trees already pushed must go all the same,
+// the next versions must still be sent as deltas against them (a thin pack the real
+// receive-pack completes), and the remote must get every commit intact.
+func TestTreesOfASteadyStreamOfCommitsLeaveMemoryOncePushed(t *testing.T) {
+	g := NewWithT(t)
+	remote := newSSHRemote(t)
+	cfg := remote.config(t, "main")
+	w := startSynced(t, cfg)
+	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
+	defer cancel()
+
+	folder := Change{Author: alice, Message: "[CREATE] the folder\n"}
+	for i := range 2000 {
+		folder.Ops = append(folder.Ops, FileOp{Path: fmt.Sprintf("live/default/configmaps/cm-%d.yaml", i), Data: []byte(fmt.Sprintf("data:\n  key: %d\n", i))})
+	}
+	_, err := w.Commit(ctx, folder)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(w.Flush(ctx)).To(Succeed())
+
+	// The folder's tree is about 80 KB; its parents are small.
+	wholeTrees := func() int {
+		w.store.mu.RLock()
+		defer w.store.mu.RUnlock()
+		n := 0
+		for _, p := range w.store.mem {
+			if p.typ == plumbing.TreeObject && p.size > 60_000 {
+				n++
+			}
+		}
+		return n
+	}
+	const commits = 150
+	most, pushesWhilePending := 0, 0
+	before := gitCLI(t, remote.Dir, "rev-parse", "main")
+	for i := range commits {
+		_, err := w.Commit(ctx, configMapChange(alice, i, "changed"))
+		g.Expect(err).NotTo(HaveOccurred())
+		most = max(most, wholeTrees())
+		if tip := gitCLI(t, remote.Dir, "rev-parse", "main"); tip != before && w.Status().Pending > 0 {
+			pushesWhilePending++
+			before = tip
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	g.Expect(pushesWhilePending).To(BeNumerically(">=", 3), "the stream kept commits waiting across pushes")
+	g.Expect(most).To(BeNumerically("<=", 1),
+		"whole versions of the folder's tree held at once (without dropping pushed ones: one in %d commits)", maxDeltaDepth)
+
+	g.Expect(w.Flush(ctx)).To(Succeed())
+	g.Expect(gitCLI(t, remote.Dir, "rev-list", "--count", "main")).To(Equal(fmt.Sprint(commits + 1)))
+	for _, i := range []int{0, commits / 2, commits - 1} {
+		g.Expect(strings.TrimSpace(gitCLI(t, remote.Dir, "show", fmt.Sprintf("main:live/default/configmaps/cm-%d.yaml", i)))).
+			To(Equal("data:\n  key: changed"))
+	}
+	g.Expect(strings.TrimSpace(gitCLI(t, remote.Dir, "show", fmt.Sprintf("main:live/default/configmaps/cm-%d.yaml", commits)))).
+		To(Equal(fmt.Sprintf("data:\n  key: %d", commits)))
+	gitserver.Fsck(t, remote.Dir)
+}

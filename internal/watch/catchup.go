@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // A re-list (the informer's watch expired with 410, as every API server restart makes it do)
@@ -19,7 +18,7 @@ import (
 // objectRef names an object within one watch.
 type objectRef struct{ namespace, name string }
 
-func refOf(u *unstructured.Unstructured) objectRef {
+func refOf(u *Object) objectRef {
 	return objectRef{namespace: u.GetNamespace(), name: u.GetName()}
 }
 

@@ -130,10 +130,7 @@ func (w *Watches) Replay(ctx context.Context, key Key, from, until uint64) ([]Ev
 			}
 			rv, _ := ParseVersion(u.GetResourceVersion())
 			if ev.Type != apiwatch.Bookmark {
-				if w.transform != nil {
-					u = w.transform(u)
-				}
-				out = append(out, Event{Key: key, Type: eventType(ev.Type), Object: u})
+				out = append(out, Event{Key: key, Type: eventType(ev.Type), Object: w.keep(u)})
 			}
 			if rv >= until {
 				return out, nil

@@ -51,7 +51,7 @@ const (
 type Event struct {
 	Key    Key
 	Type   EventType
-	Object *unstructured.Unstructured // nil for Relisted
+	Object *Object // nil for Relisted
 	// Initial is set on the Added events of the list a subscription starts with: the state
 	// the resource had, not changes someone just made.
 	Initial bool
@@ -217,14 +217,14 @@ func (w *Watches) start(key Key) *shared {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	informer := cache.NewSharedIndexInformerWithOptions(w.listWatch(key, s), &unstructured.Unstructured{},
 		cache.SharedIndexInformerOptions{ResyncPeriod: w.resync, ObjectDescription: key.String()})
-	if w.transform != nil {
-		_ = informer.SetTransform(func(obj any) (any, error) {
-			if u, ok := obj.(*unstructured.Unstructured); ok {
-				return w.transform(u), nil
-			}
-			return obj, nil
-		})
-	}
+	// Every object is stored and delivered as an Object. The informer may pass one through again
+	// (a re-list's tombstones): it is kept as it is.
+	_ = informer.SetTransform(func(obj any) (any, error) {
+		if u, ok := obj.(*unstructured.Unstructured); ok {
+			return w.keep(u), nil
+		}
+		return obj, nil
+	})
 	s.informer = informer
 	go func() {
 		defer close(s.done)
@@ -289,22 +289,30 @@ func deliver(key Key, t EventType, obj any, initial bool, sub *subscriber) {
 	if tombstone {
 		obj = tomb.Obj
 	}
-	u, ok := obj.(*unstructured.Unstructured)
+	o, ok := obj.(*Object)
 	if !ok {
 		return
 	}
-	sub.receive(Event{Key: key, Type: t, Object: u, Initial: initial}, tombstone)
+	sub.receive(Event{Key: key, Type: t, Object: o, Initial: initial}, tombstone)
+}
+
+// keep is what the watch keeps of u: its Object, after the configured transform.
+func (w *Watches) keep(u *unstructured.Unstructured) *Object {
+	if w.transform != nil {
+		u = w.transform(u)
+	}
+	return NewObject(u)
 }
 
 func sameVersion(old, obj any) bool {
-	a, ok1 := old.(*unstructured.Unstructured)
-	b, ok2 := obj.(*unstructured.Unstructured)
+	a, ok1 := old.(*Object)
+	b, ok2 := obj.(*Object)
 	return ok1 && ok2 && a.GetResourceVersion() != "" && a.GetResourceVersion() == b.GetResourceVersion()
 }
 
 // List returns the objects the watch of key holds now, or false when key is not watched or
-// has not finished its first list. The objects are shared with the watch: do not change them.
-func (w *Watches) List(key Key) ([]*unstructured.Unstructured, bool) {
+// has not finished its first list.
+func (w *Watches) List(key Key) ([]*Object, bool) {
 	w.mu.Lock()
 	s, ok := w.watches[key]
 	w.mu.Unlock()
@@ -312,10 +320,10 @@ func (w *Watches) List(key Key) ([]*unstructured.Unstructured, bool) {
 		return nil, false
 	}
 	items := s.informer.GetStore().List()
-	out := make([]*unstructured.Unstructured, 0, len(items))
+	out := make([]*Object, 0, len(items))
 	for _, item := range items {
-		if u, ok := item.(*unstructured.Unstructured); ok {
-			out = append(out, u)
+		if o, ok := item.(*Object); ok {
+			out = append(out, o)
 		}
 	}
 	return out, true

@@ -43,7 +43,12 @@ func (r *recorder) handle(e Event) {
 	if e.Initial {
 		kind = "initial"
 	}
-	value, _, _ := unstructuredString(e.Object.Object, "data", "key")
+	obj, err := e.Object.Decode()
+	if err != nil {
+		r.events = append(r.events, fmt.Sprintf("%s %s undecodable: %v", kind, e.Object.GetName(), err))
+		return
+	}
+	value, _, _ := unstructuredString(obj.Object, "data", "key")
 	r.events = append(r.events, fmt.Sprintf("%s %s=%s", kind, e.Object.GetName(), value))
 }
 
