@@ -20,18 +20,30 @@ import (
 // GIT_TERMINAL_PROMPT=0 turns a missing credential into an error instead of a
 // hung test.
 func Env(home string) []string {
-	return []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + home,
+	return append(traceEnv(),
+		"PATH="+os.Getenv("PATH"),
+		"HOME="+home,
 		"LC_ALL=C",
 		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_CONFIG_GLOBAL=" + os.DevNull,
+		"GIT_CONFIG_GLOBAL="+os.DevNull,
 		"GIT_TERMINAL_PROMPT=0",
 		"GIT_AUTHOR_NAME=gitserver",
 		"GIT_AUTHOR_EMAIL=gitserver@example.invalid",
 		"GIT_COMMITTER_NAME=gitserver",
 		"GIT_COMMITTER_EMAIL=gitserver@example.invalid",
+	)
+}
+
+// traceEnv passes GIT_TRACE* on, so that the server's git processes can be traced
+// (GIT_TRACE2_PERF=/tmp/trace shows where receive-pack spends a push's time).
+func traceEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "GIT_TRACE") {
+			out = append(out, kv)
+		}
 	}
+	return out
 }
 
 // SSHCommandEnv makes the git CLI use exactly this key and known_hosts entry, written into
