@@ -28,8 +28,11 @@ const (
 	ReasonAuthenticationFailed = "AuthenticationFailed"
 	// ReasonHostKeyMismatch: the SSH host key is not in known_hosts, or known_hosts is missing.
 	ReasonHostKeyMismatch = "HostKeyMismatch"
-	// ReasonUnreachable: the remote could not be reached (DNS, TCP, TLS, timeouts).
+	// ReasonUnreachable: the remote could not be reached (DNS, TCP, timeouts).
 	ReasonUnreachable = "Unreachable"
+	// ReasonTLSVerificationFailed: the remote's TLS certificate could not be verified: signed by
+	// an authority the GitProvider does not trust (ca.crt), expired, or for another host name.
+	ReasonTLSVerificationFailed = "TLSVerificationFailed"
 	// ReasonBranchNotAllowed: the branch does not match the GitProvider's allowedBranches.
 	ReasonBranchNotAllowed = "BranchNotAllowed"
 	// ReasonSecretNotFound: a referenced Secret or key does not exist.
@@ -58,6 +61,10 @@ const (
 	ReasonKeyNotBackedUp = "KeyNotBackedUp"
 	// ReasonKeyBackedUp: the backup-warning annotation was removed by a person.
 	ReasonKeyBackedUp = "KeyBackedUp"
+	// ReasonSuspended (an Event): the GitTarget's spec.suspend was set.
+	ReasonSuspended = "Suspended"
+	// ReasonResumed (an Event): the GitTarget's spec.suspend was cleared.
+	ReasonResumed = "Resumed"
 	// ReasonSynced: the target folder holds the state of the watched resources.
 	ReasonSynced = "Synced"
 	// ReasonApplied: every selected manifest of the revision was applied.

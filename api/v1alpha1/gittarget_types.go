@@ -45,6 +45,13 @@ type GitTargetSpec struct {
 	// resources are never written: their changes are held and the Ready condition says why.
 	// +optional
 	Encryption *EncryptionSpec `json:"encryption,omitempty"`
+
+	// Suspend stops the target in both directions: nothing is committed, pushed or applied for it
+	// while true. Changes made meanwhile are not lost: resuming catches up from the branch's
+	// cursor, one commit per change where the API server still holds the history, else one
+	// reconcile commit. Flux's spec.suspend is the model.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
 }
 
 // EncryptionProvider is the tool whose file format encrypted manifests use.
@@ -177,6 +184,7 @@ type ResourceRef struct {
 // +kubebuilder:printcolumn:name="Path",type=string,JSONPath=`.spec.path`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Suspended",type=boolean,JSONPath=`.spec.suspend`
 // +kubebuilder:printcolumn:name="Last Commit",type=string,priority=1,JSONPath=`.status.lastCommit`
 // +kubebuilder:printcolumn:name="Applied",type=string,priority=1,JSONPath=`.status.lastAppliedRevision`
 // +kubebuilder:printcolumn:name="Last Push",type=date,priority=1,JSONPath=`.status.lastPushTime`

@@ -31,7 +31,7 @@ func setupAttribution(mgr manager.Manager, srv webhook.Server, cfg *rest.Config,
 	if err != nil {
 		return nil, fmt.Errorf("registering attribution metrics: %w", err)
 	}
-	index := attribution.NewIndex(attribution.IndexOptions{Metrics: m, LateFacts: opts.audit()})
+	index := attribution.NewIndex(attribution.IndexOptions{Metrics: m, LateFacts: opts.audit(), TTL: opts.attributionTTL})
 	log := ctrl.Log.WithName("attribution")
 	if opts.admission() {
 		srv.Register(attribution.AdmissionPath, attribution.NewAdmissionHandler(index, log))

@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/attribution"
 	"github.com/gitops-reverser/gitops-reverser/internal/certs"
 	"github.com/gitops-reverser/gitops-reverser/internal/controller"
 	"github.com/gitops-reverser/gitops-reverser/internal/memlimit"
@@ -57,6 +58,7 @@ type options struct {
 
 	attribution     string
 	attributionWait time.Duration
+	attributionTTL  time.Duration
 	webhookHost     string
 	webhookPort     int
 	webhookCertDir  string
@@ -117,6 +119,8 @@ func parseFlags(args []string) (options, error) {
 		"Where commit authors come from: admission (the validating webhook of config/webhook; works on every cluster), audit (the API server's audit webhook; exact, self-managed clusters only), both, or none.")
 	fs.DurationVar(&o.attributionWait, "attribution-wait", 0,
 		"How long a change waits for its author before it is committed as unattributed (default 1s with admission, 3s with audit).")
+	fs.DurationVar(&o.attributionTTL, "attribution-ttl", attribution.DefaultTTL,
+		"How long an author is kept for a change not yet committed: changes of a GitTarget suspended longer, or held longer for any reason, are committed as unattributed. At most 100,000 are kept (about 0.4 KB each).")
 	fs.StringVar(&o.webhookHost, "webhook-host", "", "Address the webhook server (admission and audit receivers) binds to; empty binds every address.")
 	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "Port of the webhook server.")
 	fs.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "Directory with tls.crt and tls.key for the webhook server (default: controller-runtime's, /tmp/k8s-webhook-server/serving-certs).")

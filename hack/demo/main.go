@@ -28,7 +28,12 @@ const (
 func main() {
 	keep := flag.Bool("keep", false, "keep the demo's directory (kubeconfigs, Git repository, operator log) after it stops")
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Ctrl-C on `make demo | tee log` ends tee with the rest of the terminal's process group, and
+	// the demo's next line of output meets a closed pipe: unhandled, SIGPIPE kills a Go program
+	// writing to stdout, half-way through stopping the control plane. Handled, the write fails
+	// quietly and the clean-up goes on. A closed terminal (SIGHUP) stops the demo as Ctrl-C does.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	code := run(ctx, *keep)
 	stop()
 	os.Exit(code)

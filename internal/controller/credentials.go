@@ -14,13 +14,20 @@ import (
 
 const defaultKnownHostsKey = "known_hosts"
 
-// stepError is a failed step with the condition reason it reports.
+// stepError is a failed step with the condition reason it reports, and, when the error's own
+// text is not fit for a condition (a server's error page), the message it reports instead.
 type stepError struct {
-	reason string
-	err    error
+	reason  string
+	err     error
+	message string
 }
 
-func (e *stepError) Error() string { return e.err.Error() }
+func (e *stepError) Error() string {
+	if e.message != "" {
+		return e.message
+	}
+	return e.err.Error()
+}
 func (e *stepError) Unwrap() error { return e.err }
 
 func failed(reason string, format string, args ...any) *stepError {

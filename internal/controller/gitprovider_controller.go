@@ -90,7 +90,7 @@ func (r *GitProviderReconciler) check(ctx context.Context, p *configv1alpha1.Git
 	defer cancel()
 	branches, err := check(ctx, p.Spec.URL, settings.Credentials)
 	if err != nil {
-		return nil, &stepError{reason: gitwriter.Classify(err), err: err}
+		return nil, &stepError{reason: gitwriter.Classify(err), err: err, message: gitwriter.Describe(p.Spec.URL, err)}
 	}
 	return branches, nil
 }

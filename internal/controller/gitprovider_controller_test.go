@@ -7,6 +7,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -179,15 +180,26 @@ func TestGitProviderOverHTTPS(t *testing.T) {
 	root := t.TempDir()
 	server := gitserver.StartHTTPSServer(t, root, gitserver.Credential{Username: "bot", Password: "s3cret"})
 	gitserver.NewBareRepo(t, root, "repo")
-	for _, tc := range []struct{ name, password, want string }{
-		{"right password", "s3cret", "True Connected"},
-		{"wrong password", "guess", "False AuthenticationFailed"},
+	for _, tc := range []struct {
+		name, password string
+		ca             []byte
+		want           types.GomegaMatcher
+	}{
+		{"right password", "s3cret", server.CAPEM(), HavePrefix("True Connected")},
+		// The server answers a wrong password with Apache httpd's HTML page.
+		{"wrong password", "guess", server.CAPEM(), And(HavePrefix("False AuthenticationFailed: listing the branches of "), HaveSuffix(": authentication required (HTTP 401): 401 Unauthorized"))},
+		{"a CA the provider does not trust", "s3cret", nil, And(HavePrefix("False TLSVerificationFailed: "),
+			ContainSubstring("x509: certificate signed by unknown authority"))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ns := newNamespace(t)
-			createSecret(t, ns, "git-creds", map[string][]byte{"username": []byte("bot"), "password": []byte(tc.password), "ca.crt": server.CAPEM()})
+			data := map[string][]byte{"username": []byte("bot"), "password": []byte(tc.password)}
+			if tc.ca != nil {
+				data["ca.crt"] = tc.ca
+			}
+			createSecret(t, ns, "git-creds", data)
 			createProvider(t, ns, "repo", server.URL("repo"))
-			NewWithT(t).Eventually(providerReady(t, ns, "repo")).WithTimeout(30 * time.Second).Should(HavePrefix(tc.want))
+			NewWithT(t).Eventually(providerReady(t, ns, "repo")).WithTimeout(30 * time.Second).Should(tc.want)
 		})
 	}
 }

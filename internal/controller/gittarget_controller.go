@@ -52,6 +52,8 @@ type GitTargetReconciler struct {
 
 	mu       sync.Mutex
 	reminded map[types.NamespacedName]time.Time // when a missing key backup was last brought up
+	// suspended are the targets last seen with spec.suspend, to tell when one resumes.
+	suspended map[types.NamespacedName]bool
 }
 
 // TargetRunner runs GitTargets' plans. *capture.Pipeline is one.
@@ -84,6 +86,12 @@ func (r *GitTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 			found = true
 			return r.reconcile(ctx, t)
 		})
+	if !found && err == nil {
+		r.mu.Lock()
+		delete(r.suspended, req.NamespacedName)
+		delete(r.reminded, req.NamespacedName)
+		r.mu.Unlock()
+	}
 	if !found && err == nil && r.Pipeline != nil {
 		r.Pipeline.Remove(req.NamespacedName) // deleted: stop writing
 	}
@@ -95,6 +103,17 @@ func (r *GitTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 
 func (r *GitTargetReconciler) reconcile(ctx context.Context, target *configv1alpha1.GitTarget) (ctrl.Result, error) {
 	key := types.NamespacedName{Namespace: target.Namespace, Name: target.Name}
+	if r.noteSuspension(ctx, target) {
+		// Both directions stop as at a shutdown; resuming starts them as at a start, from the
+		// branch's cursor, which is how nothing made meanwhile is lost.
+		if r.Pipeline != nil {
+			r.Pipeline.Remove(key)
+		}
+		if r.Applier != nil {
+			r.Applier.Remove(key)
+		}
+		return ctrl.Result{}, nil
+	}
 	provider, serr := r.validate(ctx, target)
 	var enc encryption
 	var encErr *stepError
@@ -158,6 +177,37 @@ func (r *GitTargetReconciler) reconcile(ctx context.Context, target *configv1alp
 			"the folder holds the watched objects: "+where, false)
 	}
 	return result, nil
+}
+
+// noteSuspension reports whether target is suspended, and tells (a log line and an Event) when it
+// was just suspended or resumed. Conditions are left as they were, as Flux does: a deliberate
+// pause during an incident must not page anyone that the target is not Ready; the Suspended
+// column says it.
+func (r *GitTargetReconciler) noteSuspension(ctx context.Context, target *configv1alpha1.GitTarget) bool {
+	key := types.NamespacedName{Namespace: target.Namespace, Name: target.Name}
+	r.mu.Lock()
+	if r.suspended == nil {
+		r.suspended = map[types.NamespacedName]bool{}
+	}
+	was := r.suspended[key]
+	r.suspended[key] = target.Spec.Suspend
+	r.mu.Unlock()
+	log := ctrl.LoggerFrom(ctx)
+	switch {
+	case target.Spec.Suspend && !was:
+		log.Info("GitTarget suspended: nothing is committed, pushed or applied for it until spec.suspend is false")
+		if r.Recorder != nil {
+			r.Recorder.Eventf(target, nil, corev1.EventTypeNormal, configv1alpha1.ReasonSuspended, "Suspend",
+				"suspended: nothing is committed, pushed or applied until spec.suspend is false")
+		}
+	case !target.Spec.Suspend && was:
+		log.Info("GitTarget resumed: catching up from the branch's cursor")
+		if r.Recorder != nil {
+			r.Recorder.Eventf(target, nil, corev1.EventTypeNormal, configv1alpha1.ReasonResumed, "Resume",
+				"resumed: catching up with what changed while suspended")
+		}
+	}
+	return target.Spec.Suspend
 }
 
 // remindOfBackup keeps EncryptionKeyBackedUp current and, while the key Secret still carries the

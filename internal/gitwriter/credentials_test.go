@@ -114,7 +114,12 @@ func TestHTTPSWrongPasswordAndMissingCA(t *testing.T) {
 		w := start(t, writerConfig(t, remote.URL, "main", creds))
 		_, err := w.Commit(t.Context(), configMapChange(alice, 1, "v1"))
 		g.Expect(err).NotTo(HaveOccurred())
-		eventuallyReason(t, w, "AuthenticationFailed")
+		st := eventuallyReason(t, w, "AuthenticationFailed")
+		// The server answers as Apache httpd does, with an HTML page.
+		g.Expect(st.Message).To(ContainSubstring("authentication required (HTTP 401): 401 Unauthorized"))
+		g.Expect(st.Message).To(ContainSubstring("401 Unauthorized"))
+		g.Expect(st.Message).NotTo(ContainSubstring("<"), "no HTML in the condition: %s", st.Message)
+		g.Expect(st.Message).NotTo(ContainSubstring("\n"))
 		expectNoRefsForAWhile(t, remote.Dir)
 	})
 	t.Run("missing CA", func(t *testing.T) {
@@ -123,7 +128,7 @@ func TestHTTPSWrongPasswordAndMissingCA(t *testing.T) {
 		w := start(t, writerConfig(t, remote.URL, "main", Credentials{Username: "u", Password: "p"}))
 		_, err := w.Commit(t.Context(), configMapChange(alice, 1, "v1"))
 		g.Expect(err).NotTo(HaveOccurred())
-		st := eventuallyReason(t, w, "Unreachable")
+		st := eventuallyReason(t, w, "TLSVerificationFailed")
 		g.Expect(st.Message).To(ContainSubstring("x509"))
 		g.Expect(st.Message).To(ContainSubstring("certificate"))
 		expectNoRefsForAWhile(t, remote.Dir)

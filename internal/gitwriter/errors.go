@@ -2,6 +2,7 @@ package gitwriter
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"net"
@@ -34,6 +35,7 @@ func Classify(err error) string {
 	var unknownAuthority x509.UnknownAuthorityError
 	var certInvalid x509.CertificateInvalidError
 	var hostnameErr x509.HostnameError
+	var verifyErr *tls.CertificateVerificationError
 	var netErr net.Error
 	msg := ""
 	if err != nil {
@@ -57,7 +59,9 @@ func Classify(err error) string {
 	case errors.Is(err, ErrRejected):
 		return ReasonPushRejected
 	case errors.As(err, &unknownAuthority), errors.As(err, &certInvalid), errors.As(err, &hostnameErr),
-		errors.As(err, &netErr), errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &verifyErr), strings.Contains(msg, "x509: "), strings.Contains(msg, "tls: failed to verify certificate"):
+		return configv1alpha1.ReasonTLSVerificationFailed
+	case errors.As(err, &netErr), errors.Is(err, context.DeadlineExceeded),
 		strings.Contains(msg, "connection refused"), strings.Contains(msg, "no such host"),
 		strings.Contains(msg, "EOF"), strings.Contains(msg, "connection reset"):
 		return configv1alpha1.ReasonUnreachable

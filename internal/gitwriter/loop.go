@@ -315,12 +315,12 @@ func (w *Writer) fail(err error) {
 	w.failures++
 	wait := retryBackoff(w.failures, w.cfg.RetryMin, w.cfg.RetryMax)
 	w.retryAt = w.clock.Now().Add(wait)
-	reason := Classify(err)
+	reason, message := Classify(err), Describe(w.cfg.URL, err)
 	w.updateStatus(func(s *Status) {
-		if s.Reason != reason || s.Message != err.Error() {
+		if s.Reason != reason || s.Message != message {
 			w.log.Error(err, "Git remote failed; commits are kept and retried", "reason", reason, "retryIn", wait.String(), "pending", len(w.pending))
 		}
-		s.Reason, s.Message = reason, err.Error()
+		s.Reason, s.Message = reason, message
 	})
 	w.answerFlushes(err)
 }

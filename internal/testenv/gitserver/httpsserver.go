@@ -190,7 +190,10 @@ func (s *HTTPSServer) serveGit(w http.ResponseWriter, r *http.Request) {
 	user, ok := s.authenticate(r)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Basic realm="gitserver"`)
-		http.Error(w, "authentication required", http.StatusUnauthorized)
+		// What Apache httpd, the most common server in front of git-http-backend, answers.
+		w.Header().Set("Content-Type", "text/html; charset=iso-8859-1")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, apacheUnauthorized)
 		return
 	}
 	// git-http-backend rejects these too; refusing here keeps the guarantee
@@ -252,3 +255,20 @@ func (s *HTTPSServer) authenticate(r *http.Request) (string, bool) {
 func equal(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
+
+// apacheUnauthorized is Apache httpd 2.4's page for a 401.
+const apacheUnauthorized = `<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">
+<html><head>
+<title>401 Unauthorized</title>
+</head><body>
+<h1>Unauthorized</h1>
+<p>This server could not verify that you
+are authorized to access the document
+requested.  Either you supplied the wrong
+credentials (e.g., bad password), or your
+browser doesn't understand how to supply
+the credentials required.</p>
+<hr>
+<address>Apache/2.4.62 (Debian) Server at 127.0.0.1 Port 443</address>
+</body></html>
+`
