@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"time"
-
 )
 
 // A re-list (the informer's watch expired with 410, as every API server restart makes it do)
