@@ -72,6 +72,10 @@ bench-git: ## Git writer vs git fast-import: one-file commits/s on a 10,000-file
 bench-e2e: controlplane ## End to end on a real API server and Git server: write→commit latency at 100 writes/s, 10,000-ConfigMap snapshot, RSS, restart.
 	go run ./hack/bench-e2e
 
+.PHONY: bench-webhook
+bench-webhook: controlplane ## The attribution webhook's cost to writes no rule watches: API latency with no webhook, the operator up, down and hung.
+	go run ./hack/bench-webhook
+
 .PHONY: bench-apply
 bench-apply: controlplane ## Git → cluster on a real API server: apply 1,000 manifests vs kubectl apply --server-side -R, no-op re-apply, drift correction latency.
 	go run ./hack/bench-apply

@@ -64,15 +64,16 @@ type options struct {
 	webhookCertDir  string
 	// Self-managed certificates: the Secret to fill, the Service the certificate is for, and
 	// the webhook configurations to inject the CA into.
-	webhookCertSecret string
-	webhookService    string
-	webhookConfigs    string
-	namespace         string
-	clusterName       string
-	resync            time.Duration
-	memoryLimit       string
-	gcPercent         int
-	sensitive         string
+	webhookCertSecret  string
+	webhookService     string
+	webhookConfigs     string
+	attributionWebhook string
+	namespace          string
+	clusterName        string
+	resync             time.Duration
+	memoryLimit        string
+	gcPercent          int
+	sensitive          string
 
 	defaultServiceAccount string
 	applyConcurrency      int
@@ -128,6 +129,8 @@ func parseFlags(args []string) (options, error) {
 		"Secret (in --namespace) in which the operator makes and renews its own webhook certificate, and writes it to --webhook-cert-dir; empty: the certificate is provided there by someone else, such as cert-manager.")
 	fs.StringVar(&o.webhookService, "webhook-service", "gitops-reverser-webhook-service",
 		"Service (in --namespace) the API server reaches the webhooks through: the self-made certificate is for <service>.<namespace>.svc.")
+	fs.StringVar(&o.attributionWebhook, "attribution-webhook", "gitops-reverser-attribution",
+		"The attribution webhook's ValidatingWebhookConfiguration, whose rules the operator keeps to the resources its rules capture (none without admission attribution), so that no other write of the cluster calls it; empty leaves its rules alone.")
 	fs.StringVar(&o.webhookConfigs, "webhook-configurations", "gitops-reverser-attribution,gitops-reverser-escalation",
 		"Comma-separated ValidatingWebhookConfigurations the self-made certificate's CA is injected into.")
 	fs.StringVar(&o.namespace, "namespace", "", "The operator's own namespace (default: $POD_NAMESPACE, else the service account's).")
@@ -268,6 +271,7 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 		Cluster: opts.clusterName, Resync: opts.resync,
 		Sensitive:             func(gr schema.GroupResource) bool { return sensitive[gr] },
 		DefaultServiceAccount: opts.defaultServiceAccount, ApplyConcurrency: opts.applyConcurrency,
+		AttributionWebhook: opts.attributionWebhook, AdmissionAttribution: opts.admission(),
 	}
 	serving := opts.attribution != attributionNone
 	if opts.file.url != "" {

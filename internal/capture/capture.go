@@ -68,6 +68,9 @@ type Options struct {
 	// object split between the directions: the applying side should read it, as it does not
 	// apply on this side's commits otherwise. Optional.
 	OnFieldsWritten func(types.NamespacedName)
+	// OnSourcesChanged is called after a target started, stopped or took a new plan: what
+	// Captured returns may have changed. It must not block. Optional.
+	OnSourcesChanged func()
 	// Live reads an object from the API server with its managedFields, for rules with excluded
 	// field managers; nil (nil, nil) when it is gone. Without it those rules exclude no field.
 	Live func(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, error)
@@ -88,6 +91,8 @@ type Pipeline struct {
 	mu      sync.Mutex
 	ctx     context.Context
 	targets map[types.NamespacedName]*target
+	// suspended are the sources of suspended targets, for Captured.
+	suspended map[types.NamespacedName][]Source
 }
 
 var _ manager.Runnable = (*Pipeline)(nil)
@@ -116,7 +121,7 @@ func New(opts Options) *Pipeline {
 	if opts.Log.GetSink() == nil {
 		opts.Log = logr.Discard()
 	}
-	p := &Pipeline{opts: opts, targets: map[types.NamespacedName]*target{}}
+	p := &Pipeline{opts: opts, targets: map[types.NamespacedName]*target{}, suspended: map[types.NamespacedName][]Source{}}
 	p.ns = newNamespaces(opts.Watches, p.namespaceLabelsChanged, opts.Log)
 	return p
 }
@@ -147,7 +152,9 @@ func (p *Pipeline) NeedLeaderElection() bool { return true }
 // Apply starts the target of plan, or brings a running one to plan. A target whose repository,
 // branch or folder changed is restarted.
 func (p *Pipeline) Apply(ctx context.Context, plan Plan) error {
+	defer p.sourcesChanged()
 	p.mu.Lock()
+	delete(p.suspended, plan.Target)
 	if p.ctx == nil || p.ctx.Err() != nil {
 		p.mu.Unlock()
 		return ErrNotStarted
@@ -188,15 +195,79 @@ func (p *Pipeline) Apply(ctx context.Context, plan Plan) error {
 	return t.update(plan)
 }
 
+// sourcesChanged tells OnSourcesChanged; deferred by Apply and Remove.
+func (p *Pipeline) sourcesChanged() {
+	if p.opts.OnSourcesChanged != nil {
+		p.opts.OnSourcesChanged()
+	}
+}
+
+// Captured lists the resources some running target captures: those with a rule whose direction
+// is Git. What only another direction's rules select is watched too, but never written, and
+// needs no author.
+func (p *Pipeline) Captured() []schema.GroupResource {
+	p.mu.Lock()
+	targets := make([]*target, 0, len(p.targets))
+	for _, t := range p.targets {
+		targets = append(targets, t)
+	}
+	sources := make([][]Source, 0, len(p.suspended)+len(targets))
+	for _, s := range p.suspended {
+		sources = append(sources, s)
+	}
+	p.mu.Unlock()
+	for _, t := range targets {
+		sources = append(sources, t.plan().Sources)
+	}
+	seen := map[schema.GroupResource]bool{}
+	var out []schema.GroupResource
+	for _, list := range sources {
+		for _, src := range list {
+			gr := src.Resource.GroupResource()
+			if seen[gr] {
+				continue
+			}
+			for _, r := range src.Rules {
+				if r.Captures() {
+					seen[gr] = true
+					out = append(out, gr)
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
 // Remove stops the target; its writer pushes what is pending when nobody else uses it.
 func (p *Pipeline) Remove(key types.NamespacedName) {
 	p.mu.Lock()
 	t, ok := p.targets[key]
 	delete(p.targets, key)
+	_, held := p.suspended[key]
+	delete(p.suspended, key)
 	p.mu.Unlock()
 	if ok {
 		t.stop()
 	}
+	if ok || held {
+		p.sourcesChanged()
+	}
+}
+
+// Suspend stops the target of plan as Remove does, and keeps plan's sources among the Captured
+// ones: the changes made while it is suspended need their authors when it resumes, which the
+// attribution webhook only tells of resources in its scope.
+func (p *Pipeline) Suspend(plan Plan) {
+	p.mu.Lock()
+	t, ok := p.targets[plan.Target]
+	delete(p.targets, plan.Target)
+	p.suspended[plan.Target] = plan.Sources
+	p.mu.Unlock()
+	if ok {
+		t.stop()
+	}
+	p.sourcesChanged()
 }
 
 // Status returns what a running target reports; false when it is not running.

@@ -60,6 +60,7 @@ type GitTargetReconciler struct {
 type TargetRunner interface {
 	Apply(ctx context.Context, plan capture.Plan) error
 	Remove(key types.NamespacedName)
+	Suspend(plan capture.Plan)
 	Status(key types.NamespacedName) (capture.Status, bool)
 }
 
@@ -107,7 +108,7 @@ func (r *GitTargetReconciler) reconcile(ctx context.Context, target *configv1alp
 		// Both directions stop as at a shutdown; resuming starts them as at a start, from the
 		// branch's cursor, which is how nothing made meanwhile is lost.
 		if r.Pipeline != nil {
-			r.Pipeline.Remove(key)
+			r.Pipeline.Suspend(r.suspendedPlan(ctx, target))
 		}
 		if r.Applier != nil {
 			r.Applier.Remove(key)
@@ -177,37 +178,6 @@ func (r *GitTargetReconciler) reconcile(ctx context.Context, target *configv1alp
 			"the folder holds the watched objects: "+where, false)
 	}
 	return result, nil
-}
-
-// noteSuspension reports whether target is suspended, and tells (a log line and an Event) when it
-// was just suspended or resumed. Conditions are left as they were, as Flux does: a deliberate
-// pause during an incident must not page anyone that the target is not Ready; the Suspended
-// column says it.
-func (r *GitTargetReconciler) noteSuspension(ctx context.Context, target *configv1alpha1.GitTarget) bool {
-	key := types.NamespacedName{Namespace: target.Namespace, Name: target.Name}
-	r.mu.Lock()
-	if r.suspended == nil {
-		r.suspended = map[types.NamespacedName]bool{}
-	}
-	was := r.suspended[key]
-	r.suspended[key] = target.Spec.Suspend
-	r.mu.Unlock()
-	log := ctrl.LoggerFrom(ctx)
-	switch {
-	case target.Spec.Suspend && !was:
-		log.Info("GitTarget suspended: nothing is committed, pushed or applied for it until spec.suspend is false")
-		if r.Recorder != nil {
-			r.Recorder.Eventf(target, nil, corev1.EventTypeNormal, configv1alpha1.ReasonSuspended, "Suspend",
-				"suspended: nothing is committed, pushed or applied until spec.suspend is false")
-		}
-	case !target.Spec.Suspend && was:
-		log.Info("GitTarget resumed: catching up from the branch's cursor")
-		if r.Recorder != nil {
-			r.Recorder.Eventf(target, nil, corev1.EventTypeNormal, configv1alpha1.ReasonResumed, "Resume",
-				"resumed: catching up with what changed while suspended")
-		}
-	}
-	return target.Spec.Suspend
 }
 
 // remindOfBackup keeps EncryptionKeyBackedUp current and, while the key Secret still carries the

@@ -24,6 +24,7 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 	"github.com/gitops-reverser/gitops-reverser/internal/manifest"
 	"github.com/gitops-reverser/gitops-reverser/internal/watch"
+	"github.com/gitops-reverser/gitops-reverser/internal/webhookscope"
 )
 
 // Options configure the operator's controllers. The zero values of the optional fields work.
@@ -44,6 +45,12 @@ type Options struct {
 	DefaultServiceAccount string
 	// ApplyConcurrency is how many objects are applied at once (default 16).
 	ApplyConcurrency int
+	// AttributionWebhook is the ValidatingWebhookConfiguration of the attribution webhook, whose
+	// rules the operator keeps to the captured resources (internal/webhookscope); empty leaves
+	// it alone. AdmissionAttribution says the webhook is used: without it, its rules are kept
+	// empty.
+	AttributionWebhook   string
+	AdmissionAttribution bool
 }
 
 // Operator is what SetupAll built.
@@ -133,7 +140,26 @@ func newDirections(mgr ctrl.Manager, opts Options, writerChanged func(gitwriter.
 	// objects arrive. Both directions share them.
 	watches := watch.New(dyn, watch.Options{Log: ctrl.Log.WithName("watch"), Transform: manifest.Slim})
 	var applier *apply.Applier // set below; capture's callbacks run only once the manager started
-	pipe := capture.New(capture.Options{
+	var pipe *capture.Pipeline
+	sourcesChanged := func() {}
+	if opts.AttributionWebhook != "" {
+		scope := webhookscope.New(webhookscope.Options{
+			Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(), Configuration: opts.AttributionWebhook,
+			Resources: func() []schema.GroupResource {
+				if !opts.AdmissionAttribution {
+					return nil
+				}
+				return pipe.Captured()
+			},
+			Log: ctrl.Log.WithName("webhookscope"),
+		})
+		if err := mgr.Add(scope); err != nil {
+			return nil, fmt.Errorf("adding the attribution webhook's scope: %w", err)
+		}
+		sourcesChanged = scope.Changed
+	}
+	pipe = capture.New(capture.Options{
+		OnSourcesChanged: sourcesChanged,
 		OnFieldsWritten: func(key types.NamespacedName) { applier.Request(key, "fields written to Git") },
 		Watches:         watches,
 		Writers:         registry,

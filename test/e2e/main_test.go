@@ -39,9 +39,10 @@ func TestMain(m *testing.M) {
 
 // runOperator starts the operator with the attribution source and stops it when the test ends,
 // printing its log when the test failed.
-func runOperator(t *testing.T, source string, workDir string) *stack.Operator {
+func runOperator(t *testing.T, source string, workDir string, extra ...string) *stack.Operator {
 	t.Helper()
 	args := append(cluster.OperatorArgs(source), "--work-dir", workDir, "--cluster-name", "e2e", "--zap-log-level", "debug")
+	args = append(args, extra...) // later flags win
 	op, err := stack.StartOperator(operator, cluster.Kubeconfig, filepath.Join(t.TempDir(), "operator.log"), args...)
 	if err != nil {
 		t.Fatal(err)

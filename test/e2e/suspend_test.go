@@ -34,6 +34,9 @@ func TestASuspendedTargetDoesNothingAndCatchesUpWhenResumed(t *testing.T) {
 	gitserver.PushFiles(t, repo.Dir, branch, "settings, by a person", map[string]string{
 		"live-cluster/apps/settings.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-settings\n  labels: {sync: kube}\ndata:\n  setting: one\n",
 	})
+	// As a push webhook would: fetch now rather than at the next interval.
+	kubectl(t, "", "annotate", "gittarget", "to-folder-live-cluster", "-n", ns, "--overwrite",
+		"configbutler.ai/reconcile-requested-at="+time.Now().Format(time.RFC3339Nano))
 	g.Eventually(func() string { return get("configmap", "app-settings", "-o", "jsonpath={.data.setting}") }).Should(Equal("one"))
 
 	kubectl(t, "", "patch", "gittarget", "to-folder-live-cluster", "-n", ns, "--type", "merge", "-p", `{"spec":{"suspend":true}}`)

@@ -122,6 +122,7 @@ func (s *Stack) Stop() error {
 func (s *Stack) OperatorArgs(attributionSource string) []string {
 	return []string{
 		"--attribution", attributionSource,
+		"--attribution-webhook", "attribution",
 		"--webhook-host", "127.0.0.1",
 		"--webhook-port", strconv.Itoa(s.WebhookPort),
 		"--webhook-cert-dir", s.CertDir,
