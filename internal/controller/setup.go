@@ -160,15 +160,15 @@ func newDirections(mgr ctrl.Manager, opts Options, writerChanged func(gitwriter.
 	}
 	pipe = capture.New(capture.Options{
 		OnSourcesChanged: sourcesChanged,
-		OnFieldsWritten: func(key types.NamespacedName) { applier.Request(key, "fields written to Git") },
-		Watches:         watches,
-		Writers:         registry,
-		Attribution:     opts.Attribution,
-		AttributionWait: opts.AttributionWait,
-		Cluster:         opts.Cluster,
-		Resync:          opts.Resync,
-		Sensitive:       opts.Sensitive,
-		Keys:            fields.SchemeKeys(mgr.GetScheme()),
+		OnFieldsWritten:  func(key types.NamespacedName) { applier.Request(key, "fields written to Git") },
+		Watches:          watches,
+		Writers:          registry,
+		Attribution:      opts.Attribution,
+		AttributionWait:  opts.AttributionWait,
+		Cluster:          opts.Cluster,
+		Resync:           opts.Resync,
+		Sensitive:        opts.Sensitive,
+		Keys:             fields.SchemeKeys(mgr.GetScheme()),
 		Live: func(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, error) {
 			obj, err := dyn.Resource(gvr).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
 			if apierrors.IsNotFound(err) {

@@ -40,7 +40,7 @@ type Options struct {
 	// starts its targets one by one, and what the old one captured must keep its authors
 	// meanwhile (other replicas record facts for it); default 1 minute.
 	Grace time.Duration
-	Log    logr.Logger
+	Log   logr.Logger
 }
 
 // Scope updates the webhook's rules whenever Changed is called, and on every resync. It is a
