@@ -61,6 +61,9 @@ const (
 	ReasonKeyNotBackedUp = "KeyNotBackedUp"
 	// ReasonKeyBackedUp: the backup-warning annotation was removed by a person.
 	ReasonKeyBackedUp = "KeyBackedUp"
+	// ReasonInvalidCommitSubject: the commitSubject template of the GitTarget or its GitProvider
+	// does not parse or render (admission refuses it where the validating webhook runs).
+	ReasonInvalidCommitSubject = "InvalidCommitSubject"
 	// ReasonSuspended (an Event): the GitTarget's spec.suspend was set.
 	ReasonSuspended = "Suspended"
 	// ReasonResumed (an Event): the GitTarget's spec.suspend was cleared.

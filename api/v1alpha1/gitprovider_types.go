@@ -51,6 +51,16 @@ type GitProviderSpec struct {
 	// +optional
 	Signing *CommitSigning `json:"signing,omitempty"`
 
+	// CommitSubject is, for the GitTargets of this provider that set none, a Go text/template for
+	// the subject of each change's commit, over .Operation, .Resource, .Group, .Version, .Namespace, .Name, .Object (namespace/name),
+	// .User, .Target and .Cluster, with the functions lower and upper (docs/configuration.md has
+	// examples). The default writes "[UPDATE] deployments.apps team-a/web". It is checked when
+	// the object is admitted. The trailers below the subject are always written as they are: they
+	// are the record tools read.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	CommitSubject string `json:"commitSubject,omitempty"`
+
 	// Webhook lets the Git server announce pushes, so that the GitTargets of this repository
 	// fetch and apply at once instead of at their next interval. Point the server's push webhook
 	// at https://<operator webhook service>/hooks/git/<namespace>/<name>.

@@ -52,6 +52,16 @@ type GitTargetSpec struct {
 	// reconcile commit. Flux's spec.suspend is the model.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// CommitSubject, when set, wins over the GitProvider's. It is a Go text/template for the
+	// subject of each change's commit, over .Operation, .Resource, .Group, .Version, .Namespace, .Name, .Object (namespace/name),
+	// .User, .Target and .Cluster, with the functions lower and upper (docs/configuration.md has
+	// examples). The default writes "[UPDATE] deployments.apps team-a/web". It is checked when
+	// the object is admitted. The trailers below the subject are always written as they are: they
+	// are the record tools read.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	CommitSubject string `json:"commitSubject,omitempty"`
 }
 
 // EncryptionProvider is the tool whose file format encrypted manifests use.

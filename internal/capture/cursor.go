@@ -20,7 +20,10 @@ import (
 // resourceVersion order, since one object's wait for its author holds back only that object),
 // and the newest resourceVersion any of its commits records.
 const (
-	trailerTarget    = "GitTarget"
+	trailerTarget = "GitTarget"
+	// trailerObject names the object of a change commit, namespace/name: the subject may be a
+	// person's template.
+	trailerObject    = "Kubernetes-Object"
 	trailerWatermark = "Kubernetes-Watermark"
 	trailerNewest    = "Kubernetes-Newest-Resource-Version"
 )
@@ -73,7 +76,7 @@ func (t *target) readCursor(ctx context.Context) (cursor, error) {
 			cur.found, cur.watermark, cur.newest = true, w, newest
 		}
 		if rv, ok := watch.ParseVersion(tr["Kubernetes-Resource-Version"]); ok && rv > cur.watermark {
-			if id, ok := commitObject(c.Message, tr["Kubernetes-Resource"]); ok && rv > cur.committed[id] {
+			if id, ok := commitObject(c.Message, tr["Kubernetes-Resource"], tr[trailerObject]); ok && rv > cur.committed[id] {
 				cur.committed[id] = rv
 			}
 		}
@@ -101,24 +104,31 @@ func trailers(message string) map[string]string {
 	return out
 }
 
-// commitObject is the object a change commit is about: its subject names the namespace and
-// name, the Kubernetes-Resource trailer ("apps/v1, Resource=deployments") the resource.
-func commitObject(message, resource string) (objectID, bool) {
-	subject, _, _ := strings.Cut(message, "\n")
-	f := strings.Fields(subject)
+// commitObject is the object a change commit is about: its Kubernetes-Object trailer names the
+// namespace and name (the subject does in commits written before the trailer), the
+// Kubernetes-Resource trailer ("apps/v1, Resource=deployments") the resource.
+func commitObject(message, resource, object string) (objectID, bool) {
 	gv, plural, ok := strings.Cut(resource, ", Resource=")
-	if len(f) < 3 || !ok {
+	if !ok {
 		return objectID{}, false
+	}
+	if object == "" { // written before the trailer: the default subject names it
+		subject, _, _ := strings.Cut(message, "\n")
+		f := strings.Fields(subject)
+		if len(f) < 3 {
+			return objectID{}, false
+		}
+		object = f[2]
 	}
 	group := ""
 	if g, _, found := strings.Cut(gv, "/"); found {
 		group = g
 	}
 	id := objectID{gr: schema.GroupResource{Group: group, Resource: plural}}
-	if ns, name, found := strings.Cut(f[2], "/"); found {
+	if ns, name, found := strings.Cut(object, "/"); found {
 		id.namespace, id.name = ns, name
 	} else {
-		id.name = f[2]
+		id.name = object
 	}
 	return id, true
 }

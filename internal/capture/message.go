@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/attribution"
+	"github.com/gitops-reverser/gitops-reverser/internal/commitmsg"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 )
 
@@ -40,6 +41,10 @@ type commitInfo struct {
 	// Target names the GitTarget; Watermark and Newest are its cursor (cursor.go).
 	Target            string
 	Watermark, Newest uint64
+	// Subject is the GitTarget's subject template; nil writes the default subject, as does a
+	// template that fails for this change, which SubjectFailed hears of.
+	Subject       *commitmsg.Subject
+	SubjectFailed func(error)
 }
 
 // message is a commit message: a subject a person reads in `git log --oneline`, and trailers that
@@ -54,7 +59,7 @@ func message(c commitInfo) string {
 	if c.Namespace != "" {
 		object = oneLine(c.Namespace) + "/" + object
 	}
-	fmt.Fprintf(&b, "[%s] %s %s", c.Operation, resource, object)
+	b.WriteString(subject(c, resource, object))
 	if c.NoLongerSelected {
 		b.WriteString(" (no longer selected)")
 	}
@@ -72,6 +77,7 @@ func message(c commitInfo) string {
 	}
 	fmt.Fprintf(&b, "Kubernetes-Operation: %s\n", c.Operation)
 	fmt.Fprintf(&b, "Kubernetes-Resource: %s, Resource=%s\n", c.Resource.GroupVersion().String(), c.Resource.Resource)
+	fmt.Fprintf(&b, "%s: %s\n", trailerObject, object)
 	if c.ResourceVersion != "" {
 		fmt.Fprintf(&b, "Kubernetes-Resource-Version: %s\n", oneLine(c.ResourceVersion))
 	}
@@ -156,6 +162,28 @@ func signatureName(s string) string {
 		return "unknown"
 	}
 	return s
+}
+
+// subject is the commit's subject: the template's when there is one and it renders, else
+// "[OPERATION] resource namespace/name".
+func subject(c commitInfo, resource, object string) string {
+	if c.Subject != nil {
+		user := unattributed
+		if c.User != nil {
+			user = c.User.Name
+		}
+		out, err := c.Subject.Render(commitmsg.Fields{
+			Operation: c.Operation, Resource: resource, Group: c.Resource.Group, Version: c.Resource.Version,
+			Namespace: c.Namespace, Name: c.Name, Object: object, User: user, Target: c.Target, Cluster: c.Cluster,
+		})
+		if err == nil {
+			return out
+		}
+		if c.SubjectFailed != nil {
+			c.SubjectFailed(err)
+		}
+	}
+	return fmt.Sprintf("[%s] %s %s", c.Operation, resource, object)
 }
 
 // oneLine keeps a value on its trailer's line.

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/attribution"
+	"github.com/gitops-reverser/gitops-reverser/internal/commitmsg"
 )
 
 func TestMessageHasTheDesignsSubjectAndTrailers(t *testing.T) {
@@ -23,6 +25,7 @@ Kubernetes-User: alice
 Kubernetes-Groups: system:authenticated, team-a
 Kubernetes-Operation: UPDATE
 Kubernetes-Resource: apps/v1, Resource=deployments
+Kubernetes-Object: default/web
 Kubernetes-Resource-Version: 48213
 Kubernetes-Timestamp: 2026-11-21T12:00:00Z
 `))
@@ -40,6 +43,7 @@ func TestUnattributedCoalescedAndClusterScopedChangesSaySo(t *testing.T) {
 Kubernetes-User: unattributed
 Kubernetes-Operation: DELETE
 Kubernetes-Resource: v1, Resource=namespaces
+Kubernetes-Object: shop
 Kubernetes-Timestamp: 2026-11-21T12:00:00Z
 Kubernetes-Coalesced-Changes: 3
 Co-authored-by: bob <bob@prod.kubernetes.invalid>
@@ -90,15 +94,35 @@ func TestCommitsCarryTheTargetsCursor(t *testing.T) {
 	tr := trailers(msg)
 	g.Expect(tr).To(HaveKeyWithValue(trailerTarget, "default/to-folder"))
 	g.Expect(tr).To(HaveKeyWithValue(trailerWatermark, "48100"))
-	id, ok := commitObject(msg, tr["Kubernetes-Resource"])
+	g.Expect(tr).To(HaveKeyWithValue(trailerObject, "default/web"))
+	id, ok := commitObject(msg, tr["Kubernetes-Resource"], tr[trailerObject])
 	g.Expect(ok).To(BeTrue())
 	g.Expect(id).To(Equal(objectID{gr: schema.GroupResource{Group: "apps", Resource: "deployments"}, namespace: "default", name: "web"}))
+	id, ok = commitObject("[UPDATE] deployments.apps default/web\n\nKubernetes-Operation: UPDATE\n", tr["Kubernetes-Resource"], "")
+	g.Expect(ok).To(BeTrue(), "a commit written before the trailer: its subject names the object")
+	g.Expect(id.namespace + "/" + id.name).To(Equal("default/web"))
+
+	// A person's subject: the trailer still names the object.
+	subject, err := commitmsg.Parse("{{.User}} changed {{.Name}}")
+	g.Expect(err).NotTo(HaveOccurred())
+	templated := message(commitInfo{
+		Operation: "UPDATE", Resource: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"},
+		Namespace: "default", Name: "web", ResourceVersion: "48213", User: &attribution.User{Name: "alice"},
+		When: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC), Target: "default/to-folder", Watermark: 48100, Newest: 48213, Subject: subject,
+	})
+	g.Expect(templated).To(HavePrefix("alice changed web\n\n"))
+	g.Expect(strings.TrimPrefix(templated, "alice changed web")).To(Equal(strings.Replace(strings.TrimPrefix(msg, "[UPDATE] deployments.apps default/web"),
+		"Kubernetes-User: unattributed\n", "Kubernetes-User: alice\n", 1)), "the trailers are the same")
+	tr = trailers(templated)
+	id, ok = commitObject(templated, tr["Kubernetes-Resource"], tr[trailerObject])
+	g.Expect(ok).To(BeTrue())
+	g.Expect(id.namespace + "/" + id.name).To(Equal("default/web"))
 
 	cluster := message(commitInfo{Operation: "DELETE", Resource: schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, Name: "shop",
 		Target: "default/to-folder"})
 	g.Expect(cluster).To(ContainSubstring("\nGitTarget: default/to-folder\n"))
 	g.Expect(cluster).NotTo(ContainSubstring(trailerWatermark), "no watermark known: none written")
-	id, ok = commitObject(cluster, trailers(cluster)["Kubernetes-Resource"])
+	id, ok = commitObject(cluster, trailers(cluster)["Kubernetes-Resource"], trailers(cluster)[trailerObject])
 	g.Expect(ok).To(BeTrue())
 	g.Expect(id).To(Equal(objectID{gr: schema.GroupResource{Resource: "namespaces"}, name: "shop"}))
 

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"github.com/gitops-reverser/gitops-reverser/internal/commitmsg"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -22,6 +23,8 @@ type Plan struct {
 	Sources []Source
 	// Encryption encrypts sensitive resources; nil holds their changes until it is set.
 	Encryption *secrets.Keys
+	// Subject is the subject template of change commits; nil writes the default subject.
+	Subject *commitmsg.Subject
 	// KeySecret is the Secret that holds the target's age private keys. It is never written:
 	// encrypted to the recipients, it would hand the operator's key to every one of them.
 	KeySecret *types.NamespacedName

@@ -253,6 +253,12 @@ func (t *target) commitChange(ctx context.Context, path string, c *change, op gi
 	}
 	info.Coalesced, info.HistoryLost = len(c.earlier)+1, c.folded
 	info.Target, info.Watermark = t.name, t.watermark(c)
+	t.mu.Lock()
+	info.Subject = t.current.Subject
+	t.mu.Unlock()
+	info.SubjectFailed = func(err error) {
+		t.log.Error(err, "The commit subject template failed for this change; the default subject is written", "path", op.Path)
+	}
 	t.noteCommitted(c.state.GetResourceVersion())
 	info.Newest = t.newest
 	res, err := t.writer.Commit(ctx, gitwriter.Change{

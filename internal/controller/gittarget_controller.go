@@ -133,7 +133,8 @@ func (r *GitTargetReconciler) reconcile(ctx context.Context, target *configv1alp
 				r.Applier.Remove(key)
 			}
 		}
-		stalled := serr.reason == configv1alpha1.ReasonBranchNotAllowed || serr.reason == configv1alpha1.ReasonPathConflict
+		stalled := serr.reason == configv1alpha1.ReasonBranchNotAllowed || serr.reason == configv1alpha1.ReasonPathConflict ||
+			serr.reason == configv1alpha1.ReasonInvalidCommitSubject
 		setReady(r.Recorder, target, &target.Status.Conditions, target.Generation, false, serr.reason, serr.Error(), stalled)
 		if serr.reason == configv1alpha1.ReasonProgressing {
 			return ctrl.Result{}, serr.err
@@ -233,7 +234,12 @@ func (r *GitTargetReconciler) run(ctx context.Context, target *configv1alpha1.Gi
 	if err != nil {
 		return failed(configv1alpha1.ReasonProgressing, "%w", err)
 	}
+	subject, serr := commitSubjectOf(target, provider)
+	if serr != nil {
+		return serr
+	}
 	plan, applyPlan := buildPlan(target, provider.Spec.URL, settings, inputs, catalog)
+	plan.Subject = subject
 	setTargetFilters(&target.Status.Conditions, target.Generation, plan.Sources)
 	plan.Encryption = keys
 	applyPlan.Keys = keys

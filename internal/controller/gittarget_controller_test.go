@@ -95,3 +95,28 @@ func TestOverlappingFoldersOnOneBranchConflict(t *testing.T) {
 	g.Expect(env.Client.Delete(t.Context(), &configv1alpha1.GitTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "first"}})).To(Succeed())
 	g.Eventually(targetReady(t, ns, "second")).WithTimeout(30 * time.Second).Should(HavePrefix("True"))
 }
+
+// Without the validating webhook (escalation check off) a commit subject template that cannot
+// render still reaches the controller: the target stops and says why, until it is fixed.
+func TestGitTargetWithACommitSubjectThatCannotRenderIsStalled(t *testing.T) {
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	ssh := connectedProvider(t, ns, "repo", "*")
+	g.Expect(env.Client.Create(t.Context(), &configv1alpha1.GitTarget{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "templated"},
+		Spec: configv1alpha1.GitTargetSpec{
+			ProviderRef: configv1alpha1.LocalObjectReference{Name: "repo"}, Branch: "main", Path: "live",
+			CommitSubject: "{{.Kind}}",
+		},
+	})).To(Succeed())
+	g.Eventually(targetReady(t, ns, "templated")).WithTimeout(30 * time.Second).Should(Equal(
+		`False InvalidCommitSubject: spec.commitSubject: commit subject template: template: subject:1:2: executing "subject" at <.Kind>: can't evaluate field Kind in type commitmsg.Fields`))
+	g.Expect(gitserver.Refs(t, ssh.Dir)).To(BeEmpty(), "nothing written")
+
+	target := &configv1alpha1.GitTarget{}
+	g.Expect(env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "templated"}, target)).To(Succeed())
+	patch := client.MergeFrom(target.DeepCopy())
+	target.Spec.CommitSubject = "{{.Operation}} {{.Object}}"
+	g.Expect(env.Client.Patch(t.Context(), target, patch)).To(Succeed())
+	g.Eventually(targetReady(t, ns, "templated")).WithTimeout(30 * time.Second).Should(HavePrefix("True Synced"))
+}

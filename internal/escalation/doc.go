@@ -1,5 +1,6 @@
 // Package escalation owns the validating webhook on our own kinds that keeps them from granting
-// more than their author holds.
+// more than their author holds. The same webhook also refuses what their schema cannot check: a
+// commit subject template that does not parse or render (spec.go).
 //
 // The operator runs with wide permissions: it reads every resource a rule names and applies what
 // Git holds. Whoever may create or change a WatchRule, ClusterWatchRule, GitTarget or GitProvider

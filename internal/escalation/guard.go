@@ -100,6 +100,9 @@ func (g *guard) Handle(ctx context.Context, req admission.Request) admission.Res
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("")
 	}
+	if msg := g.invalidSpec(req); msg != "" {
+		return admission.Denied(msg)
+	}
 	needs, err := g.needs(ctx, req, g.groupsOf())
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
