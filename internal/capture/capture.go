@@ -202,9 +202,9 @@ func (p *Pipeline) sourcesChanged() {
 	}
 }
 
-// Captured lists the resources some running target captures: those with a rule whose direction
-// is Git. What only another direction's rules select is watched too, but never written, and
-// needs no author.
+// Captured lists the resources some running (or suspended) target writes to Git, whole or field
+// by field: those with a rule other than one that applies whole objects from Git. What only such
+// rules select is watched too, but never written, and needs no author.
 func (p *Pipeline) Captured() []schema.GroupResource {
 	p.mu.Lock()
 	targets := make([]*target, 0, len(p.targets))
@@ -228,7 +228,9 @@ func (p *Pipeline) Captured() []schema.GroupResource {
 				continue
 			}
 			for _, r := range src.Rules {
-				if r.Captures() {
+				// Whole objects or single fields may be written to Git by any rule but one that
+				// applies whole objects from it.
+				if !r.Applies() {
 					seen[gr] = true
 					out = append(out, gr)
 					break

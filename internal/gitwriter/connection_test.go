@@ -127,8 +127,11 @@ func TestAPushOnAConnectionThatDiedUnnoticedGoesOnAFreshOne(t *testing.T) {
 	w := startSynced(t, remote.config(t, "main"))
 	want := []string{commitAndFlush(t, w, 0)}
 	conn := w.remote.(*goGitRemote).ssh // the Writer is idle: Flush returned
+	dialed := remote.Server.Handshakes()
 	dead, err := conn.dial(t.Context())
 	g.Expect(err).NotTo(HaveOccurred())
+	// The server counts a handshake a moment after the client has finished it.
+	g.Eventually(remote.Server.Handshakes).Should(Equal(dialed + 1))
 	g.Expect(dead.Close()).To(Succeed())
 	conn.mu.Lock()
 	kept := conn.client
