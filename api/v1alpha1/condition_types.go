@@ -64,6 +64,12 @@ const (
 	// ReasonInvalidCommitSubject: the commitSubject template of the GitTarget or its GitProvider
 	// does not parse or render (admission refuses it where the validating webhook runs).
 	ReasonInvalidCommitSubject = "InvalidCommitSubject"
+	// ReasonSaved: a CommitRequest's changes are on the remote.
+	ReasonSaved = "Saved"
+	// ReasonTargetSuspended: a CommitRequest's GitTarget is suspended; nothing is committed.
+	ReasonTargetSuspended = "TargetSuspended"
+	// ReasonSaveFailed: a CommitRequest could not be carried out; the message says why.
+	ReasonSaveFailed = "SaveFailed"
 	// ReasonSuspended (an Event): the GitTarget's spec.suspend was set.
 	ReasonSuspended = "Suspended"
 	// ReasonResumed (an Event): the GitTarget's spec.suspend was cleared.

@@ -9,8 +9,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,6 +39,10 @@ import (
 )
 
 func main() {
+	// `make run | tee log` and Ctrl-C: tee ends first, and an unhandled SIGPIPE on the next log
+	// line would kill the operator before its Git writers push what is pending. Handled, the
+	// write fails quietly and the shutdown goes on.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	if err := run(ctrl.SetupSignalHandler(), os.Args[1:], ctrl.GetConfig); err != nil {
 		fmt.Fprintln(os.Stderr, "gitops-reverser:", err)
 		os.Exit(1)

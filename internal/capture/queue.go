@@ -122,3 +122,14 @@ func (q *queue) paths() []string {
 
 // has reports whether path has pending changes.
 func (q *queue) has(path string) bool { return len(q.byPath[path]) > 0 }
+
+// waitsFrom reports whether a change queued at or before seq still waits. A change folded into a
+// waiting one keeps that one's place, so it counts from the older seq.
+func (q *queue) waitsFrom(seq uint64) bool {
+	for _, pending := range q.byPath {
+		if len(pending) > 0 && pending[0].seq <= seq {
+			return true
+		}
+	}
+	return false
+}

@@ -113,10 +113,15 @@ func (t *target) reconcileNow(ctx context.Context, reason string) time.Time {
 		return t.p.opts.Clock.Now().Add(time.Second)
 	}
 	if len(ops) > 0 {
-		committer := operator(plan.Settings, t.p.opts.Clock.Now())
-		res, err := t.writer.Commit(ctx, gitwriter.Change{
-			Ops: ops, Author: committer, Message: reconcileMessage(t.name, reason, written, removed, t.watermark(nil), t.newest),
-		})
+		change := gitwriter.Change{
+			Ops: ops, Author: operator(plan.Settings, t.p.opts.Clock.Now()),
+			Message: reconcileMessage(t.name, reason, written, removed, t.watermark(nil), t.newest),
+		}
+		if t.saving != nil { // a CommitRequest's: by whoever asked, with their subject
+			change.Author = author(t.saving.Requester, t.p.opts.Cluster, t.p.opts.Clock.Now())
+			change.Message = saveMessage(t.name, *t.saving, written, removed, t.watermark(nil), t.newest)
+		}
+		res, err := t.writer.Commit(ctx, change)
 		if err != nil {
 			if ctx.Err() == nil {
 				t.log.Error(err, "Reconcile commit failed; retrying")
@@ -141,6 +146,9 @@ func (t *target) reconcileNow(ctx context.Context, reason string) time.Time {
 		}
 		t.p.opts.Metrics.committed(t.name, "reconcile")
 		t.log.Info("Reconciled folder", "reason", reason, "written", written, "removed", removed, "commit", res.Commit)
+		if t.saving != nil {
+			t.saved = res.Commit
+		}
 		t.setStatus(func(s *Status) { s.LastCommit = res.Commit })
 	} else {
 		t.log.V(1).Info("Reconciled folder; nothing to change", "reason", reason, "files", len(files))

@@ -42,7 +42,8 @@ type target struct {
 	sources   map[watch.Key]*Source
 	queue     *queue
 	held      map[string]*change
-	reconcile string // why a reconcile is wanted; empty: none
+	reconcile string        // why a reconcile is wanted; empty: none
+	saves     []pendingSave // CommitRequests waiting for the worker (save.go)
 	status    Status
 	notified  time.Time
 	notifying bool
@@ -71,6 +72,9 @@ type target struct {
 	newest     uint64
 	resume     resumePhase
 	replayLeft int // replayed changes not yet committed
+	// saving is the save whose reconcile runs, and saved the commit it made (save.go).
+	saving *SaveRequest
+	saved  string
 }
 
 func newTarget(p *Pipeline, plan Plan) *target {
@@ -364,6 +368,9 @@ func (t *target) step(ctx context.Context) time.Time {
 			t.resume = resumeDone
 			t.signal() // the start's reconcile may run now
 		}
+	}
+	if t.currentStatus().Synced && t.resume == resumeDone {
+		earliest(t.saveNow(ctx))
 	}
 	return next
 }

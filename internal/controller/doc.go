@@ -9,8 +9,8 @@
 // writes only its own resources, Events, its leader-election Lease and the age key Secrets that
 // GitTargets ask it to generate.
 //
-// +kubebuilder:rbac:groups=configbutler.ai,resources=gitproviders;gittargets;watchrules;clusterwatchrules,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=configbutler.ai,resources=gitproviders/status;gittargets/status;watchrules/status;clusterwatchrules/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=configbutler.ai,resources=gitproviders;gittargets;watchrules;clusterwatchrules;commitrequests,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=configbutler.ai,resources=gitproviders/status;gittargets/status;watchrules/status;clusterwatchrules/status;commitrequests/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=configbutler.ai,resources=gitproviders/finalizers;gittargets/finalizers;watchrules/finalizers;clusterwatchrules/finalizers,verbs=update
 // +kubebuilder:rbac:groups=*,resources=*,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=impersonate

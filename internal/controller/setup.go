@@ -103,6 +103,13 @@ func SetupAll(mgr ctrl.Manager, opts Options) (*Operator, error) {
 	if err := target.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the GitTarget controller: %w", err)
 	}
+	commitRequests := &CommitRequestReconciler{
+		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("gitops-reverser"),
+		Saver: pipe, Attribution: opts.Attribution,
+	}
+	if err := commitRequests.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the CommitRequest controller: %w", err)
+	}
 	resolver := ruleResolver{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("gitops-reverser"), Catalogs: catalogs}
 	if err := SetupRuleControllers(mgr, resolver); err != nil {
 		return nil, err
@@ -149,7 +156,8 @@ func newDirections(mgr ctrl.Manager, opts Options, writerChanged func(gitwriter.
 				if !opts.AdmissionAttribution {
 					return nil
 				}
-				return pipe.Captured()
+				// CommitRequests too: their commit's author is whoever created them.
+				return append(pipe.Captured(), schema.GroupResource{Group: configv1alpha1.GroupVersion.Group, Resource: "commitrequests"})
 			},
 			Log: ctrl.Log.WithName("webhookscope"),
 		})

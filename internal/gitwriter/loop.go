@@ -234,7 +234,7 @@ func (w *Writer) sync(ctx context.Context) error {
 	w.log.V(1).Info("Synced with remote", "tip", short(tip), "branchExists", exists, "pending", len(w.pending))
 	w.cfg.Metrics.setPending(w.cfg.URL, w.cfg.Branch, len(w.pending))
 	w.updateStatus(func(s *Status) {
-		s.RemoteTip, s.LocalTip, s.Pending = short(remoteTip), short(w.head.commit), len(w.pending)
+		s.RemoteTip, s.RemoteCommit, s.LocalTip, s.Pending = short(remoteTip), fullHash(remoteTip), short(w.head.commit), len(w.pending)
 	})
 	return nil
 }
@@ -290,7 +290,7 @@ func (w *Writer) pushed(res networkResult) {
 	w.log.V(1).Info("Pushed", "commits", res.commits, "bytes", res.bytes, "tip", short(res.tip), "took", res.took.String())
 	now := w.clock.Now()
 	w.updateStatus(func(s *Status) {
-		s.RemoteTip, s.Pending, s.LastPush = short(res.tip), len(w.pending), now
+		s.RemoteTip, s.RemoteCommit, s.Pending, s.LastPush = short(res.tip), fullHash(res.tip), len(w.pending), now
 	})
 	w.succeeded()
 	if len(w.pendingObjects) == 0 {

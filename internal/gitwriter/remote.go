@@ -168,6 +168,14 @@ func short(h plumbing.Hash) string {
 	return h.String()[:12]
 }
 
+// fullHash is h in full; empty for no commit.
+func fullHash(h plumbing.Hash) string {
+	if h.IsZero() {
+		return ""
+	}
+	return h.String()
+}
+
 // explainHostKey says in words what the SSH client's "knownhosts: key mismatch" means, since that
 // message ends up in the GitProvider's status.
 func explainHostKey(err error) error {

@@ -9,8 +9,9 @@ type Status struct {
 	Message string
 	// Pending is the number of local commits not yet on the remote.
 	Pending int
-	// LocalTip and RemoteTip are abbreviated commit hashes.
+	// LocalTip and RemoteTip are abbreviated commit hashes; RemoteCommit is RemoteTip in full.
 	LocalTip, RemoteTip string
+	RemoteCommit        string
 	// LastPush is when a push last succeeded.
 	LastPush time.Time
 }

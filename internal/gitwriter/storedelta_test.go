@@ -29,13 +29,7 @@ func TestTheVersionsOfALargeFolderWaitingForAPushAreKeptAsDeltas(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 			defer cancel()
 
-			folder := Change{Author: alice, Message: "[CREATE] the folder\n"}
-			for i := range 2000 {
-				folder.Ops = append(folder.Ops, FileOp{Path: fmt.Sprintf("live/default/configmaps/cm-%d.yaml", i), Data: []byte(fmt.Sprintf("data:\n  key: %d\n", i))})
-			}
-			_, err := w.Commit(ctx, folder)
-			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(w.Flush(ctx)).To(Succeed())
+			pushFolderOf2000(t, ctx, w)
 
 			g.Expect(remote.Server.Stop()).To(Succeed())
 			var commits []string
@@ -105,13 +99,7 @@ func TestTreesOfASteadyStreamOfCommitsLeaveMemoryOncePushed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()
 
-	folder := Change{Author: alice, Message: "[CREATE] the folder\n"}
-	for i := range 2000 {
-		folder.Ops = append(folder.Ops, FileOp{Path: fmt.Sprintf("live/default/configmaps/cm-%d.yaml", i), Data: []byte(fmt.Sprintf("data:\n  key: %d\n", i))})
-	}
-	_, err := w.Commit(ctx, folder)
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(w.Flush(ctx)).To(Succeed())
+	pushFolderOf2000(t, ctx, w)
 
 	// The folder's tree is about 80 KB; its parents are small.
 	wholeTrees := func() int {
@@ -151,4 +139,18 @@ func TestTreesOfASteadyStreamOfCommitsLeaveMemoryOncePushed(t *testing.T) {
 	g.Expect(strings.TrimSpace(gitCLI(t, remote.Dir, "show", fmt.Sprintf("main:live/default/configmaps/cm-%d.yaml", commits)))).
 		To(Equal(fmt.Sprintf("data:\n  key: %d", commits)))
 	gitserver.Fsck(t, remote.Dir)
+}
+
+// pushFolderOf2000 commits live/default/configmaps/cm-0.yaml … cm-1999.yaml, whose folder's tree
+// is about 80 KB, in one commit, and pushes it.
+func pushFolderOf2000(t *testing.T, ctx context.Context, w *Writer) {
+	t.Helper()
+	g := NewWithT(t)
+	folder := Change{Author: alice, Message: "[CREATE] the folder\n"}
+	for i := range 2000 {
+		folder.Ops = append(folder.Ops, FileOp{Path: fmt.Sprintf("live/default/configmaps/cm-%d.yaml", i), Data: []byte(fmt.Sprintf("data:\n  key: %d\n", i))})
+	}
+	_, err := w.Commit(ctx, folder)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(w.Flush(ctx)).To(Succeed())
 }

@@ -66,6 +66,3 @@ func (o *Object) String() string {
 	}
 	return o.namespace + "/" + o.name
 }
-
-// Size is how many bytes the object's JSON takes.
-func (o *Object) Size() int { return len(o.data) }
