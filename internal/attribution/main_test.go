@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"net"
 	"net/http"
 	"os"
@@ -100,6 +101,9 @@ func run(m *testing.M) (int, error) {
 		}
 	}()
 
+	if err := matchEverything(ctx); err != nil {
+		return 0, err
+	}
 	admissionCalls := &atomic.Int64{}
 	admissionServer, err := serveAdmission(env.Webhooks, admissionCalls)
 	if err != nil {
@@ -113,6 +117,24 @@ func run(m *testing.M) (int, error) {
 		return 0, err
 	}
 	return m.Run(), nil
+}
+
+// matchEverything gives the attribution webhook, shipped without rules, rules for every resource:
+// the receiver is under test here, and the operator that keeps the rules to what is captured
+// (internal/webhookscope) is not running.
+func matchEverything(ctx context.Context) error {
+	cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: "attribution"}, cfg); err != nil {
+		return fmt.Errorf("reading the attribution webhook's configuration: %w", err)
+	}
+	scope := admissionregistrationv1.AllScopes
+	for i := range cfg.Webhooks {
+		cfg.Webhooks[i].Rules = []admissionregistrationv1.RuleWithOperations{{
+			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update, admissionregistrationv1.Delete},
+			Rule:       admissionregistrationv1.Rule{APIGroups: []string{"*"}, APIVersions: []string{"*"}, Resources: []string{"*"}, Scope: &scope},
+		}}
+	}
+	return env.Client.Update(ctx, cfg)
 }
 
 // serveAdmission serves the admission receiver where envtest pointed the webhook configuration.
