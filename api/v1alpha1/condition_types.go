@@ -74,6 +74,16 @@ const (
 	ReasonSuspended = "Suspended"
 	// ReasonResumed (an Event): the GitTarget's spec.suspend was cleared.
 	ReasonResumed = "Resumed"
+	// ReasonKubeConfigNotFound: the GitTarget's kubeConfig Secret or key does not exist.
+	ReasonKubeConfigNotFound = "KubeConfigNotFound"
+	// ReasonKubeConfigInvalid: the kubeconfig does not parse, or asks for what is refused (exec
+	// and auth-provider plugins, files, insecure-skip-tls-verify).
+	ReasonKubeConfigInvalid = "KubeConfigInvalid"
+	// ReasonClusterUnreachable: the kubeconfig's API server could not be reached or verified.
+	ReasonClusterUnreachable = "ClusterUnreachable"
+	// ReasonClusterAuthenticationFailed: the kubeconfig's API server refused its credentials
+	// (expired, revoked or wrong).
+	ReasonClusterAuthenticationFailed = "ClusterAuthenticationFailed"
 	// ReasonSynced: the target folder holds the state of the watched resources.
 	ReasonSynced = "Synced"
 	// ReasonApplied: every selected manifest of the revision was applied.

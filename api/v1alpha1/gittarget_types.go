@@ -62,6 +62,24 @@ type GitTargetSpec struct {
 	// +kubebuilder:validation:MaxLength=1024
 	// +optional
 	CommitSubject string `json:"commitSubject,omitempty"`
+
+	// KubeConfig makes the target capture from, and apply to, another cluster than the
+	// operator's own: the one a kubeconfig in a Secret of the target's namespace describes, as
+	// Flux's spec.kubeConfig does. The kubeconfig must carry its credentials inline: exec and
+	// auth-provider plugins, files and insecure-skip-tls-verify are refused. Rules' service
+	// accounts are impersonated in that cluster. Authors come from that cluster's audit webhook
+	// (docs/configuration.md, "Remote clusters").
+	// +optional
+	KubeConfig *KubeConfigReference `json:"kubeConfig,omitempty"`
+}
+
+// KubeConfigReference names the Secret that holds a kubeconfig.
+type KubeConfigReference struct {
+	// SecretRef names the Secret and its key; without a key, `value` and then `value.yaml` are
+	// read, as Flux does. The Secret's optional `audit-token` key is the bearer token that
+	// cluster's audit webhook must send.
+	// +required
+	SecretRef SecretKeyReference `json:"secretRef"`
 }
 
 // EncryptionProvider is the tool whose file format encrypted manifests use.
@@ -134,7 +152,8 @@ type GitTargetStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// Conditions: Ready (reason Synced, ProviderNotFound, ProviderNotReady, BranchNotAllowed,
-	// PathConflict, EncryptionNotReady), Applied (Git → cluster: Applied, ApplyFailed,
+	// PathConflict, EncryptionNotReady, KubeConfigNotFound, KubeConfigInvalid,
+	// ClusterUnreachable, ClusterAuthenticationFailed), Applied (Git → cluster: Applied, ApplyFailed,
 	// InvalidManifest, DecryptionFailed, Forbidden, OutsideScope), EncryptionKeyBackedUp,
 	// Reconciling and Stalled.
 	// +listType=map
@@ -195,6 +214,7 @@ type ResourceRef struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Suspended",type=boolean,JSONPath=`.spec.suspend`
+// +kubebuilder:printcolumn:name="Cluster",type=string,priority=1,JSONPath=`.spec.kubeConfig.secretRef.name`
 // +kubebuilder:printcolumn:name="Last Commit",type=string,priority=1,JSONPath=`.status.lastCommit`
 // +kubebuilder:printcolumn:name="Applied",type=string,priority=1,JSONPath=`.status.lastAppliedRevision`
 // +kubebuilder:printcolumn:name="Last Push",type=date,priority=1,JSONPath=`.status.lastPushTime`

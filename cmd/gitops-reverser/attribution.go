@@ -14,6 +14,7 @@ import (
 
 	"github.com/gitops-reverser/gitops-reverser/internal/attribution"
 	"github.com/gitops-reverser/gitops-reverser/internal/capture"
+	"github.com/gitops-reverser/gitops-reverser/internal/controller"
 	"github.com/gitops-reverser/gitops-reverser/internal/peers"
 )
 
@@ -39,6 +40,9 @@ func setupAttribution(mgr manager.Manager, srv webhook.Server, cfg *rest.Config,
 	if opts.audit() {
 		srv.Register(attribution.AuditPath, attribution.NewAuditHandler(index, log))
 	}
+	// Remote clusters (GitTargets with spec.kubeConfig) have only their audit webhooks, each
+	// with its own token, whatever the operator's own cluster uses.
+	srv.Register(attribution.ClusterAuditPath, attribution.NewClusterAuditHandler(index, controller.AuditTokens(mgr.GetAPIReader()), log.WithName("clusters")))
 	if !opts.leaderElect {
 		return index, nil
 	}

@@ -292,7 +292,7 @@ func run(ctx context.Context, args []string, getConfig func() (*rest.Config, err
 				return err
 			}
 		}
-		setupPushReceiver(mgr, srv, operator.Applier)
+		setupPushReceiver(mgr, srv, operator)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding the health check: %w", err)

@@ -12,14 +12,18 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
-	"github.com/gitops-reverser/gitops-reverser/internal/apply"
 	"github.com/gitops-reverser/gitops-reverser/internal/receiver"
 )
 
 // setupPushReceiver serves Git servers' push webhooks on the webhook server, at
 // receiver.PathPrefix/<namespace>/<gitprovider>: a push makes every GitTarget on that branch
 // fetch and apply at once. Only GitProviders with spec.webhook accept them.
-func setupPushReceiver(mgr manager.Manager, srv webhook.Server, applier *apply.Applier) {
+// branchRequester asks the targets on a branch to fetch and apply. *controller.Operator is one.
+type branchRequester interface {
+	RequestBranch(url, branch string) int
+}
+
+func setupPushReceiver(mgr manager.Manager, srv webhook.Server, applier branchRequester) {
 	log := ctrl.Log.WithName("receiver")
 	provider := func(ctx context.Context, namespace, name string) (*configv1alpha1.GitProvider, error) {
 		p := &configv1alpha1.GitProvider{}

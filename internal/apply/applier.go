@@ -84,8 +84,9 @@ type Options struct {
 // Applier runs the Git → cluster direction of every GitTarget with syncTo: kubernetes rules. It
 // is a manager.Runnable that runs on the leader only.
 type Applier struct {
-	opts Options
-	keys fields.ListKeys
+	opts    Options
+	keys    fields.ListKeys
+	started chan struct{}
 
 	mu      sync.Mutex
 	ctx     context.Context
@@ -103,7 +104,7 @@ func New(opts Options) *Applier {
 	if opts.Log.GetSink() == nil {
 		opts.Log = logr.Discard()
 	}
-	a := &Applier{opts: opts, targets: map[types.NamespacedName]*target{}}
+	a := &Applier{opts: opts, targets: map[types.NamespacedName]*target{}, started: make(chan struct{})}
 	if opts.Managers != nil {
 		a.keys = fields.SchemeKeys(opts.Managers.scheme)
 	}
@@ -118,6 +119,7 @@ func (a *Applier) Start(ctx context.Context) error {
 	a.mu.Lock()
 	a.ctx = ctx
 	a.mu.Unlock()
+	close(a.started)
 	<-ctx.Done()
 	a.mu.Lock()
 	all := a.targets
@@ -128,6 +130,9 @@ func (a *Applier) Start(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Started is closed once Start runs: Apply works from then on.
+func (a *Applier) Started() <-chan struct{} { return a.started }
 
 // NeedLeaderElection: only the leader applies.
 func (a *Applier) NeedLeaderElection() bool { return true }

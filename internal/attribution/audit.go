@@ -35,6 +35,8 @@ func NewAuditHandler(index *Index, log logr.Logger) http.Handler {
 type auditHandler struct {
 	index *Index
 	log   logr.Logger
+	// cluster is the remote cluster the events come from; empty for the operator's own.
+	cluster string
 }
 
 // auditEvent is the part of an audit.k8s.io/v1 Event that matching needs.
@@ -92,6 +94,7 @@ func (h *auditHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	err := decodeEventList(http.MaxBytesReader(w, r.Body, maxAuditBytes), func(ev *auditEvent) {
 		events++
 		if f, ok := auditFact(ev); ok {
+			f.Cluster = h.cluster
 			h.index.RecordAudit(f)
 			facts++
 		}

@@ -29,6 +29,9 @@ type Identity struct{ Group, Resource, Namespace, Name string }
 // Query asks who made the change that produced an observed object.
 type Query struct {
 	Identity
+	// Cluster is where the object lives: empty for the operator's own cluster, else the remote
+	// cluster's name (ClusterAuditPath). Facts only answer queries of their own cluster.
+	Cluster string
 	// Operation is OperationCreate, OperationUpdate or OperationDelete.
 	Operation string
 	// UID and ResourceVersion are the watched object's (for DELETE: of the deleted object). A
@@ -41,6 +44,7 @@ type Query struct {
 // AdmissionFact is a write the admission webhook saw: an attempt, which may still fail.
 type AdmissionFact struct {
 	Identity
+	Cluster   string `json:",omitempty"`
 	Operation string
 	// UID is the object's (for DELETE: the old object's).
 	UID string
@@ -54,6 +58,7 @@ type AdmissionFact struct {
 // AuditFact is a completed write, as the audit webhook reported it.
 type AuditFact struct {
 	Identity
+	Cluster   string `json:",omitempty"`
 	Operation string
 	// UID and ResourceVersion are the response object's. A delete answered with a Status has no
 	// ResourceVersion.

@@ -66,7 +66,8 @@ const (
 
 // factKey is what a fact is filed under and a query looks up; unused fields stay empty.
 type factKey struct {
-	kind keyKind
+	kind    keyKind
+	cluster string
 	Identity
 	operation, uid, resourceVersion, contentHash string
 }
@@ -152,12 +153,12 @@ func (x *Index) recordAdmission(f AdmissionFact, local bool) {
 		if f.ContentHash == "" {
 			return
 		}
-		key = factKey{kind: admissionChange, Identity: f.Identity, operation: f.Operation, uid: f.UID, contentHash: f.ContentHash}
+		key = factKey{kind: admissionChange, cluster: f.Cluster, Identity: f.Identity, operation: f.Operation, uid: f.UID, contentHash: f.ContentHash}
 	case OperationDelete:
 		if f.UID == "" {
 			return
 		}
-		key = factKey{kind: admissionDelete, Identity: f.Identity, uid: f.UID}
+		key = factKey{kind: admissionDelete, cluster: f.Cluster, Identity: f.Identity, uid: f.UID}
 	default:
 		return
 	}
@@ -175,7 +176,7 @@ func (x *Index) recordAudit(f AuditFact, local bool) {
 	if f.UID == "" {
 		return
 	}
-	version := factKey{kind: auditVersion, uid: f.UID, resourceVersion: f.ResourceVersion}
+	version := factKey{kind: auditVersion, cluster: f.Cluster, uid: f.UID, resourceVersion: f.ResourceVersion}
 	switch f.Operation {
 	case OperationCreate, OperationUpdate:
 		if f.ResourceVersion == "" {
@@ -183,7 +184,7 @@ func (x *Index) recordAudit(f AuditFact, local bool) {
 		}
 		x.record(sourceAudit, f.User, version)
 	case OperationDelete:
-		keys := []factKey{{kind: auditDelete, uid: f.UID}}
+		keys := []factKey{{kind: auditDelete, cluster: f.Cluster, uid: f.UID}}
 		if f.ResourceVersion != "" {
 			keys = append(keys, version)
 		}
@@ -221,14 +222,14 @@ func queryKeys(q Query) []factKey {
 	case OperationCreate, OperationUpdate:
 		keys := make([]factKey, 0, 2)
 		if q.ResourceVersion != "" {
-			keys = append(keys, factKey{kind: auditVersion, uid: q.UID, resourceVersion: q.ResourceVersion})
+			keys = append(keys, factKey{kind: auditVersion, cluster: q.Cluster, uid: q.UID, resourceVersion: q.ResourceVersion})
 		}
 		if q.ContentHash != "" {
-			keys = append(keys, factKey{kind: admissionChange, Identity: q.Identity, operation: q.Operation, uid: q.UID, contentHash: q.ContentHash})
+			keys = append(keys, factKey{kind: admissionChange, cluster: q.Cluster, Identity: q.Identity, operation: q.Operation, uid: q.UID, contentHash: q.ContentHash})
 		}
 		return keys
 	case OperationDelete:
-		return []factKey{{kind: auditDelete, uid: q.UID}, {kind: admissionDelete, Identity: q.Identity, uid: q.UID}}
+		return []factKey{{kind: auditDelete, cluster: q.Cluster, uid: q.UID}, {kind: admissionDelete, cluster: q.Cluster, Identity: q.Identity, uid: q.UID}}
 	}
 	return nil
 }

@@ -52,6 +52,10 @@ type Options struct {
 	AttributionWait time.Duration
 	// Cluster names the cluster in authors' made-up addresses. Default "cluster".
 	Cluster string
+	// ClusterID names a remote cluster in every commit (the Kubernetes-Cluster trailer), so that
+	// Git's cursor is only read back against the cluster it was written for; empty for the
+	// operator's own cluster.
+	ClusterID string
 	// Resync is how often every target is reconciled even when nothing seemed to go wrong.
 	// Default 10m.
 	Resync time.Duration
@@ -85,8 +89,9 @@ type Options struct {
 // Pipeline runs the cluster → Git direction of every GitTarget it is given a Plan for. It is a
 // manager.Runnable that runs on the leader only.
 type Pipeline struct {
-	opts Options
-	ns   *namespaces
+	opts    Options
+	ns      *namespaces
+	started chan struct{}
 
 	mu      sync.Mutex
 	ctx     context.Context
@@ -121,7 +126,7 @@ func New(opts Options) *Pipeline {
 	if opts.Log.GetSink() == nil {
 		opts.Log = logr.Discard()
 	}
-	p := &Pipeline{opts: opts, targets: map[types.NamespacedName]*target{}, suspended: map[types.NamespacedName][]Source{}}
+	p := &Pipeline{opts: opts, targets: map[types.NamespacedName]*target{}, suspended: map[types.NamespacedName][]Source{}, started: make(chan struct{})}
 	p.ns = newNamespaces(opts.Watches, p.namespaceLabelsChanged, opts.Log)
 	return p
 }
@@ -134,6 +139,7 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	p.mu.Lock()
 	p.ctx = ctx
 	p.mu.Unlock()
+	close(p.started)
 	<-ctx.Done()
 	p.mu.Lock()
 	all := p.targets
@@ -145,6 +151,9 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	p.ns.stop()
 	return nil
 }
+
+// Started is closed once Start runs: Apply works from then on.
+func (p *Pipeline) Started() <-chan struct{} { return p.started }
 
 // NeedLeaderElection: only the leader writes to Git.
 func (p *Pipeline) NeedLeaderElection() bool { return true }

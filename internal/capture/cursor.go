@@ -26,17 +26,25 @@ const (
 	trailerObject    = "Kubernetes-Object"
 	trailerWatermark = "Kubernetes-Watermark"
 	trailerNewest    = "Kubernetes-Newest-Resource-Version"
+	// trailerCluster names the remote cluster (its kubeconfig Secret) a target captured when
+	// the commit was made; the operator's own cluster writes none. A cursor is only read from
+	// commits of the cluster running now: another cluster's resourceVersions mean nothing here.
+	trailerCluster = "Kubernetes-Cluster"
 )
 
 // cursorTrailers are the trailers of a commit of target.
-func cursorTrailers(target string, watermark, newest uint64) string {
+func cursorTrailers(target, cluster string, watermark, newest uint64) string {
 	if target == "" {
 		return ""
 	}
-	if watermark == 0 {
-		return fmt.Sprintf("%s: %s\n", trailerTarget, oneLine(target))
+	out := fmt.Sprintf("%s: %s\n", trailerTarget, oneLine(target))
+	if cluster != "" {
+		out += fmt.Sprintf("%s: %s\n", trailerCluster, oneLine(cluster))
 	}
-	return fmt.Sprintf("%s: %s\n%s: %d\n%s: %d\n", trailerTarget, oneLine(target), trailerWatermark, watermark, trailerNewest, max(newest, watermark))
+	if watermark == 0 {
+		return out
+	}
+	return out + fmt.Sprintf("%s: %d\n%s: %d\n", trailerWatermark, watermark, trailerNewest, max(newest, watermark))
 }
 
 // objectID names an object across its commits: resource, namespace and name.
@@ -65,6 +73,12 @@ func (t *target) readCursor(ctx context.Context) (cursor, error) {
 		tr := trailers(c.Message)
 		if tr[trailerTarget] != t.name {
 			return true // another target's, or a person's
+		}
+		if tr[trailerCluster] != t.p.opts.ClusterID {
+			// Written while the target captured another cluster: the folder holds that
+			// cluster's objects, and only a reconcile can tell what this one changes.
+			cur.complete = true
+			return false
 		}
 		newest, _ := watch.ParseVersion(tr[trailerNewest])
 		if !cur.found {

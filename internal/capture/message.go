@@ -38,8 +38,9 @@ type commitInfo struct {
 	Cluster string
 	// Fields are the fields a field-level change edited in the file, as paths.
 	Fields []string
-	// Target names the GitTarget; Watermark and Newest are its cursor (cursor.go).
-	Target            string
+	// Target names the GitTarget, ClusterID the remote cluster it captures; Watermark and
+	// Newest are its cursor (cursor.go).
+	Target, ClusterID string
 	Watermark, Newest uint64
 	// Subject is the GitTarget's subject template; nil writes the default subject, as does a
 	// template that fails for this change, which SubjectFailed hears of.
@@ -92,7 +93,7 @@ func message(c commitInfo) string {
 	for _, f := range c.Fields {
 		fmt.Fprintf(&b, "Kubernetes-Fields: %s\n", oneLine(f))
 	}
-	b.WriteString(cursorTrailers(c.Target, c.Watermark, c.Newest))
+	b.WriteString(cursorTrailers(c.Target, c.ClusterID, c.Watermark, c.Newest))
 	seen := map[string]bool{}
 	if c.User != nil {
 		seen[c.User.Name] = true
@@ -107,9 +108,9 @@ func message(c commitInfo) string {
 }
 
 // reconcileMessage is the message of a reconcile commit.
-func reconcileMessage(target, reason string, written, removed int, watermark, newest uint64) string {
+func reconcileMessage(target, cluster, reason string, written, removed int, watermark, newest uint64) string {
 	return fmt.Sprintf("[RECONCILE] %s: %d written, %d removed\n\nKubernetes-Operation: RECONCILE\nReconcile-Reason: %s\n%s",
-		oneLine(target), written, removed, oneLine(reason), cursorTrailers(target, watermark, newest))
+		oneLine(target), written, removed, oneLine(reason), cursorTrailers(target, cluster, watermark, newest))
 }
 
 // author is the commit author for a Kubernetes user: the name as the API server knows it, and

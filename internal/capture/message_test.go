@@ -126,7 +126,7 @@ func TestCommitsCarryTheTargetsCursor(t *testing.T) {
 	g.Expect(ok).To(BeTrue())
 	g.Expect(id).To(Equal(objectID{gr: schema.GroupResource{Resource: "namespaces"}, name: "shop"}))
 
-	g.Expect(reconcileMessage("default/to-folder", "start", 2, 1, 500, 600)).To(HaveSuffix(
+	g.Expect(reconcileMessage("default/to-folder", "", "start", 2, 1, 500, 600)).To(HaveSuffix(
 		"Reconcile-Reason: start\nGitTarget: default/to-folder\nKubernetes-Watermark: 500\nKubernetes-Newest-Resource-Version: 600\n"))
 }
 

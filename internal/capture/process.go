@@ -252,7 +252,7 @@ func (t *target) commitChange(ctx context.Context, path string, c *change, op gi
 		}
 	}
 	info.Coalesced, info.HistoryLost = len(c.earlier)+1, c.folded
-	info.Target, info.Watermark = t.name, t.watermark(c)
+	info.Target, info.ClusterID, info.Watermark = t.name, t.p.opts.ClusterID, t.watermark(c)
 	t.mu.Lock()
 	info.Subject = t.current.Subject
 	t.mu.Unlock()

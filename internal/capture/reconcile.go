@@ -115,11 +115,11 @@ func (t *target) reconcileNow(ctx context.Context, reason string) time.Time {
 	if len(ops) > 0 {
 		change := gitwriter.Change{
 			Ops: ops, Author: operator(plan.Settings, t.p.opts.Clock.Now()),
-			Message: reconcileMessage(t.name, reason, written, removed, t.watermark(nil), t.newest),
+			Message: reconcileMessage(t.name, t.p.opts.ClusterID, reason, written, removed, t.watermark(nil), t.newest),
 		}
 		if t.saving != nil { // a CommitRequest's: by whoever asked, with their subject
 			change.Author = author(t.saving.Requester, t.p.opts.Cluster, t.p.opts.Clock.Now())
-			change.Message = saveMessage(t.name, *t.saving, written, removed, t.watermark(nil), t.newest)
+			change.Message = saveMessage(t.name, t.p.opts.ClusterID, *t.saving, written, removed, t.watermark(nil), t.newest)
 		}
 		res, err := t.writer.Commit(ctx, change)
 		if err != nil {

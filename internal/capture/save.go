@@ -122,7 +122,7 @@ const reasonSave = "requested"
 
 // saveMessage is the message of a save's own commit: the requester's subject, or one that says
 // what it wrote, and the trailers of a reconcile commit with who asked.
-func saveMessage(target string, req SaveRequest, written, removed int, watermark, newest uint64) string {
+func saveMessage(target, cluster string, req SaveRequest, written, removed int, watermark, newest uint64) string {
 	subject := fmt.Sprintf("[SAVE] %s: %d written, %d removed", oneLine(target), written, removed)
 	if s := strings.Join(strings.Fields(oneLine(req.Subject)), " "); s != "" {
 		subject = s
@@ -132,5 +132,5 @@ func saveMessage(target string, req SaveRequest, written, removed int, watermark
 		user = req.Requester.Name
 	}
 	return fmt.Sprintf("%s\n\nKubernetes-User: %s\nKubernetes-Operation: RECONCILE\nReconcile-Reason: %s\nCommit-Request: %s\n%s",
-		subject, oneLine(user), reasonSave, oneLine(req.Name), cursorTrailers(target, watermark, newest))
+		subject, oneLine(user), reasonSave, oneLine(req.Name), cursorTrailers(target, cluster, watermark, newest))
 }

@@ -15,12 +15,12 @@ import (
 // reportApplied copies what the Git → cluster direction did into the GitTarget's status: the
 // revision, the inventory and the Applied condition, with an Event when the condition changes and
 // one for each pruned object.
-func (r *GitTargetReconciler) reportApplied(ctx context.Context, target *configv1alpha1.GitTarget) {
-	if r.Applier == nil {
+func (r *GitTargetReconciler) reportApplied(ctx context.Context, applier ApplyRunner, target *configv1alpha1.GitTarget) {
+	if applier == nil {
 		return
 	}
 	key := types.NamespacedName{Namespace: target.Namespace, Name: target.Name}
-	status, running := r.Applier.Status(key)
+	status, running := applier.Status(key)
 	if !running {
 		meta.RemoveStatusCondition(&target.Status.Conditions, configv1alpha1.AppliedCondition)
 		return
@@ -51,7 +51,7 @@ func (r *GitTargetReconciler) reportApplied(ctx context.Context, target *configv
 		}
 		r.Recorder.Eventf(target, nil, kind, cond.Reason, "Apply", "%s", truncate(cond.Message, 1024))
 	}
-	for _, name := range r.Applier.TakePruned(key) {
+	for _, name := range applier.TakePruned(key) {
 		r.Recorder.Eventf(target, nil, corev1.EventTypeNormal, "Pruned", "Prune", "deleted %s: its manifest was removed from Git", name)
 	}
 }

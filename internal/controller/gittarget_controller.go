@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -49,6 +50,10 @@ type GitTargetReconciler struct {
 	// DefaultServiceAccount is what rules without spec.serviceAccountName apply as (in their
 	// namespace); empty applies as the operator.
 	DefaultServiceAccount string
+	// Remote runs the targets whose spec.kubeConfig names another cluster; RemoteBase gives
+	// their clients' rate limits. Without Remote such targets are refused.
+	Remote     *RemoteClusters
+	RemoteBase *rest.Config
 
 	mu       sync.Mutex
 	reminded map[types.NamespacedName]time.Time // when a missing key backup was last brought up
@@ -96,6 +101,9 @@ func (r *GitTargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	if !found && err == nil && r.Pipeline != nil {
 		r.Pipeline.Remove(req.NamespacedName) // deleted: stop writing
 	}
+	if !found && err == nil && r.Remote != nil {
+		r.Remote.Release(req.NamespacedName)
+	}
 	if !found && err == nil && r.Applier != nil {
 		r.Applier.Remove(req.NamespacedName) // deleted: stop applying; nothing is pruned
 	}
@@ -107,7 +115,9 @@ func (r *GitTargetReconciler) reconcile(ctx context.Context, target *configv1alp
 	if r.noteSuspension(ctx, target) {
 		// Both directions stop as at a shutdown; resuming starts them as at a start, from the
 		// branch's cursor, which is how nothing made meanwhile is lost.
-		if r.Pipeline != nil {
+		if target.Spec.KubeConfig != nil && r.Remote != nil {
+			r.Remote.Release(key) // its webhook scope is that cluster's own
+		} else if r.Pipeline != nil {
 			r.Pipeline.Suspend(r.suspendedPlan(ctx, target))
 		}
 		if r.Applier != nil {
@@ -115,23 +125,24 @@ func (r *GitTargetReconciler) reconcile(ctx context.Context, target *configv1alp
 		}
 		return ctrl.Result{}, nil
 	}
-	provider, serr := r.validate(ctx, target)
+	s, serr := r.sideOf(ctx, target)
+	var provider *configv1alpha1.GitProvider
+	if serr == nil {
+		provider, serr = r.validate(ctx, target)
+	}
 	var enc encryption
 	var encErr *stepError
-	if serr == nil && r.Pipeline != nil {
+	if serr == nil && s.Pipeline != nil {
 		enc, encErr = r.encryptionOf(ctx, target)
 		if encErr != nil && encErr.reason == configv1alpha1.ReasonProgressing {
 			serr = encErr
 		} else {
-			serr = r.run(ctx, target, provider, enc.keys)
+			serr = r.run(ctx, s, target, provider, enc.keys)
 		}
 	}
 	if serr != nil {
-		if r.Pipeline != nil && serr.reason != configv1alpha1.ReasonProgressing {
-			r.Pipeline.Remove(key)
-			if r.Applier != nil {
-				r.Applier.Remove(key)
-			}
+		if serr.reason != configv1alpha1.ReasonProgressing {
+			r.stopOn(s, key)
 		}
 		stalled := serr.reason == configv1alpha1.ReasonBranchNotAllowed || serr.reason == configv1alpha1.ReasonPathConflict ||
 			serr.reason == configv1alpha1.ReasonInvalidCommitSubject
@@ -139,14 +150,20 @@ func (r *GitTargetReconciler) reconcile(ctx context.Context, target *configv1alp
 		if serr.reason == configv1alpha1.ReasonProgressing {
 			return ctrl.Result{}, serr.err
 		}
+		if clusterProblem(serr.reason) {
+			return ctrl.Result{RequeueAfter: remoteRecheck}, nil
+		}
 		return ctrl.Result{}, nil
 	}
 	where := fmt.Sprintf("branch %s, folder %s", target.Spec.Branch, cleanPath(target.Spec.Path))
-	if r.Pipeline == nil {
+	if s.Pipeline == nil {
 		setReady(r.Recorder, target, &target.Status.Conditions, target.Generation, true, configv1alpha1.ReasonConnected, "writing to "+where, false)
 		return ctrl.Result{}, nil
 	}
-	status, _ := r.Pipeline.Status(key)
+	if s.remote {
+		where += ", cluster of " + target.Spec.KubeConfig.SecretRef.Name
+	}
+	status, _ := s.Pipeline.Status(key)
 	if status.LastCommit != "" {
 		target.Status.LastCommit = status.LastCommit
 	}
@@ -157,7 +174,10 @@ func (r *GitTargetReconciler) reconcile(ctx context.Context, target *configv1alp
 		}
 	}
 	result := r.remindOfBackup(ctx, target, enc)
-	r.reportApplied(ctx, target)
+	if s.remote && (result.RequeueAfter == 0 || result.RequeueAfter > remoteRecheck) {
+		result.RequeueAfter = remoteRecheck
+	}
+	r.reportApplied(ctx, s.Applier, target)
 	if !status.Synced {
 		msg := "taking the first snapshot of " + where
 		if status.Problem != "" {
@@ -221,7 +241,7 @@ func (r *GitTargetReconciler) remindOfBackup(ctx context.Context, target *config
 }
 
 // run builds the target's plan and hands it to the pipeline.
-func (r *GitTargetReconciler) run(ctx context.Context, target *configv1alpha1.GitTarget, provider *configv1alpha1.GitProvider, keys *secrets.Keys) *stepError {
+func (r *GitTargetReconciler) run(ctx context.Context, s side, target *configv1alpha1.GitTarget, provider *configv1alpha1.GitProvider, keys *secrets.Keys) *stepError {
 	settings, serr := providerSettings(ctx, r.Reader, provider)
 	if serr != nil {
 		return failed(configv1alpha1.ReasonProviderNotReady, "GitProvider %s: %w", provider.Name, serr)
@@ -230,7 +250,7 @@ func (r *GitTargetReconciler) run(ctx context.Context, target *configv1alpha1.Gi
 	if err != nil {
 		return failed(configv1alpha1.ReasonProgressing, "%w", err)
 	}
-	catalog, err := r.Catalogs.Catalog(ctx)
+	catalog, err := s.Catalogs.Catalog(ctx)
 	if err != nil {
 		return failed(configv1alpha1.ReasonProgressing, "%w", err)
 	}
@@ -246,18 +266,18 @@ func (r *GitTargetReconciler) run(ctx context.Context, target *configv1alpha1.Gi
 	if e := target.Spec.Encryption; e != nil && e.SecretRef != nil {
 		plan.KeySecret = &types.NamespacedName{Namespace: target.Namespace, Name: e.SecretRef.Name}
 	}
-	if err := r.Pipeline.Apply(ctx, plan); err != nil {
+	if err := s.Pipeline.Apply(ctx, plan); err != nil {
 		if errors.Is(err, gitwriter.ErrBranchNotAllowed) {
 			return failed(configv1alpha1.ReasonBranchNotAllowed, "%w", err)
 		}
 		return failed(configv1alpha1.ReasonProgressing, "starting the pipeline: %w", err)
 	}
-	if r.Applier != nil {
-		if err := r.Applier.Apply(ctx, applyPlan); err != nil {
+	if s.Applier != nil {
+		if err := s.Applier.Apply(ctx, applyPlan); err != nil {
 			return failed(configv1alpha1.ReasonProgressing, "starting the Git → cluster direction: %w", err)
 		}
 		if at := target.Annotations[ReconcileRequestedAnnotation]; at != "" && at != target.Status.LastHandledReconcileAt {
-			r.Applier.Request(applyPlan.Target, "reconcile requested")
+			s.Applier.Request(applyPlan.Target, "reconcile requested")
 			target.Status.LastHandledReconcileAt = at
 		}
 	}
@@ -322,23 +342,24 @@ func (r *GitTargetReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&configv1alpha1.GitTarget{}, handler.EnqueueRequestsFromMapFunc(r.allTargets)).
 		Watches(&configv1alpha1.WatchRule{}, handler.EnqueueRequestsFromMapFunc(targetOfWatchRule)).
 		Watches(&configv1alpha1.ClusterWatchRule{}, handler.EnqueueRequestsFromMapFunc(targetOfClusterWatchRule)).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.targetsEncryptingWith), builder.OnlyMetadata)
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.targetsUsingSecret), builder.OnlyMetadata)
 	if r.PipelineEvents != nil {
 		b = b.WatchesRawSource(source.Channel(r.PipelineEvents, &handler.EnqueueRequestForObject{}))
 	}
 	return b.Named("gittarget").Complete(r)
 }
 
-// targetsEncryptingWith requeues the GitTargets whose age keys live in the Secret: a key added,
-// or the backup-warning annotation removed.
-func (r *GitTargetReconciler) targetsEncryptingWith(ctx context.Context, obj client.Object) []reconcile.Request {
+// targetsUsingSecret requeues the GitTargets whose age keys or kubeconfig live in the Secret: a
+// key added, the backup-warning annotation removed, credentials rotated.
+func (r *GitTargetReconciler) targetsUsingSecret(ctx context.Context, obj client.Object) []reconcile.Request {
 	list := &configv1alpha1.GitTargetList{}
 	if err := r.Client.List(ctx, list, client.InNamespace(obj.GetNamespace())); err != nil {
 		return nil
 	}
 	var out []reconcile.Request
 	for _, t := range list.Items {
-		if e := t.Spec.Encryption; e != nil && e.SecretRef != nil && e.SecretRef.Name == obj.GetName() {
+		e, k := t.Spec.Encryption, t.Spec.KubeConfig
+		if (e != nil && e.SecretRef != nil && e.SecretRef.Name == obj.GetName()) || (k != nil && k.SecretRef.Name == obj.GetName()) {
 			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: t.Namespace, Name: t.Name}})
 		}
 	}

@@ -6,13 +6,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/dynamic"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -20,10 +15,7 @@ import (
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/apply"
 	"github.com/gitops-reverser/gitops-reverser/internal/capture"
-	"github.com/gitops-reverser/gitops-reverser/internal/fields"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
-	"github.com/gitops-reverser/gitops-reverser/internal/manifest"
-	"github.com/gitops-reverser/gitops-reverser/internal/watch"
 	"github.com/gitops-reverser/gitops-reverser/internal/webhookscope"
 )
 
@@ -55,9 +47,18 @@ type Options struct {
 
 // Operator is what SetupAll built.
 type Operator struct {
-	Writers  *gitwriter.Registry
+	Writers *gitwriter.Registry
+	// Pipeline and Applier are the directions of the operator's own cluster.
 	Pipeline *capture.Pipeline
 	Applier  *apply.Applier
+	// Remote runs the directions of the clusters GitTargets' kubeconfigs name.
+	Remote *RemoteClusters
+}
+
+// RequestBranch asks every target on a repository's branch, in any cluster, to fetch and apply
+// at once (a push webhook arrived); it returns how many were asked.
+func (o *Operator) RequestBranch(url, branch string) int {
+	return o.Applier.RequestBranch(url, branch) + o.Remote.RequestBranch(url, branch)
 }
 
 // SetupAll registers every reconciler of the operator, the registry of Git writers and the
@@ -99,36 +100,34 @@ func SetupAll(mgr ctrl.Manager, opts Options) (*Operator, error) {
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("gitops-reverser"),
 		Pipeline: pipe, Catalogs: catalogs, Writers: registry, PipelineEvents: targetEvents,
 		Applier: applier, DefaultServiceAccount: opts.DefaultServiceAccount,
+		Remote: op.Remote, RemoteBase: mgr.GetConfig(),
 	}
 	if err := target.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the GitTarget controller: %w", err)
 	}
 	commitRequests := &CommitRequestReconciler{
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("gitops-reverser"),
-		Saver: pipe, Attribution: opts.Attribution,
+		Saver: op.Remote, Attribution: opts.Attribution,
 	}
 	if err := commitRequests.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the CommitRequest controller: %w", err)
 	}
-	resolver := ruleResolver{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("gitops-reverser"), Catalogs: catalogs}
+	resolver := ruleResolver{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("gitops-reverser"), Catalogs: catalogs, Remote: op.Remote}
 	if err := SetupRuleControllers(mgr, resolver); err != nil {
 		return nil, err
 	}
 	return op, nil
 }
 
-// newDirections adds both directions to the manager: the registry of Git writers they share, the
-// pipeline (cluster → Git) and the applier (Git → cluster), on one set of watches.
+// newDirections adds both directions of the operator's own cluster to the manager, with the
+// registry of Git writers every cluster shares, and the remote clusters GitTargets' kubeconfigs
+// name (RemoteClusters), which run the same directions against their own API servers.
 // writerChanged hears of every writer's status change; targetChanged, called on a goroutine of its
 // own, of a target's.
 func newDirections(mgr ctrl.Manager, opts Options, writerChanged func(gitwriter.Key), targetChanged func(types.NamespacedName)) (*Operator, error) {
 	gitMetrics, err := gitwriter.NewMetrics(metrics.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("registering Git metrics: %w", err)
-	}
-	pipelineMetrics, err := capture.NewMetrics(metrics.Registry)
-	if err != nil {
-		return nil, fmt.Errorf("registering pipeline metrics: %w", err)
 	}
 	registry := &gitwriter.Registry{
 		BaseDir:  opts.WorkDir,
@@ -139,15 +138,11 @@ func newDirections(mgr ctrl.Manager, opts Options, writerChanged func(gitwriter.
 	if err := mgr.Add(registry); err != nil {
 		return nil, fmt.Errorf("adding the Git writer registry: %w", err)
 	}
-	dyn, err := dynamic.NewForConfig(mgr.GetConfig())
+	sh, err := newShared(mgr, opts, registry, targetChanged)
 	if err != nil {
-		return nil, fmt.Errorf("creating a dynamic client: %w", err)
+		return nil, err
 	}
-	// Watches keep slim objects: what sanitizing removes anyway, and never reads, is dropped as
-	// objects arrive. Both directions share them.
-	watches := watch.New(dyn, watch.Options{Log: ctrl.Log.WithName("watch"), Transform: manifest.Slim})
-	var applier *apply.Applier // set below; capture's callbacks run only once the manager started
-	var pipe *capture.Pipeline
+	var pipe *capture.Pipeline // set below; the scope asks only once the manager started
 	sourcesChanged := func() {}
 	if opts.AttributionWebhook != "" {
 		scope := webhookscope.New(webhookscope.Options{
@@ -166,74 +161,32 @@ func newDirections(mgr ctrl.Manager, opts Options, writerChanged func(gitwriter.
 		}
 		sourcesChanged = scope.Changed
 	}
-	pipe = capture.New(capture.Options{
-		OnSourcesChanged: sourcesChanged,
-		OnFieldsWritten:  func(key types.NamespacedName) { applier.Request(key, "fields written to Git") },
-		Watches:          watches,
-		Writers:          registry,
-		Attribution:      opts.Attribution,
-		AttributionWait:  opts.AttributionWait,
-		Cluster:          opts.Cluster,
-		Resync:           opts.Resync,
-		Sensitive:        opts.Sensitive,
-		Keys:             fields.SchemeKeys(mgr.GetScheme()),
-		Live: func(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, error) {
-			obj, err := dyn.Resource(gvr).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
-			if apierrors.IsNotFound(err) {
-				return nil, nil
-			}
-			return obj, err
-		},
-		Log:     ctrl.Log.WithName("capture"),
-		Metrics: pipelineMetrics,
-		// Waiting for room in the queue holds nothing up, and no target's status event is dropped.
-		OnStatus: targetChanged,
-	})
-	if err := mgr.Add(pipe); err != nil {
-		return nil, fmt.Errorf("adding the pipeline: %w", err)
-	}
-	applier, err = newApplier(mgr, registry, watches, opts, targetChanged)
-	if err != nil {
-		return nil, err
-	}
-	return &Operator{Writers: registry, Pipeline: pipe, Applier: applier}, nil
-}
-
-// newApplier creates the Git → cluster direction and adds it to the manager.
-func newApplier(mgr ctrl.Manager, writers *gitwriter.Registry, watches *watch.Watches, opts Options, notify func(types.NamespacedName)) (*apply.Applier, error) {
-	m, err := apply.NewMetrics(metrics.Registry)
-	if err != nil {
-		return nil, fmt.Errorf("registering apply metrics: %w", err)
-	}
-	var attributor apply.Attributor
-	if opts.Attribution != nil {
-		attributor = opts.Attribution
-	}
-	mapper := mgr.GetRESTMapper()
-	applier := apply.New(apply.Options{
-		Writers: writers, Watches: watches,
-		Managers: apply.NewManagers(mgr.GetConfig(), mgr.GetScheme(), mapper),
-		NamespaceLabels: func(ctx context.Context, name string) map[string]string {
+	local, err := sh.newDirections(clusterAccess{
+		config: mgr.GetConfig(), mapper: mgr.GetRESTMapper(), name: opts.Cluster,
+		attribution: opts.Attribution, attributionWait: opts.AttributionWait, sourcesChanged: sourcesChanged,
+		namespaceLabels: func(ctx context.Context, name string) map[string]string {
 			ns := &corev1.Namespace{}
 			if err := mgr.GetClient().Get(ctx, types.NamespacedName{Name: name}, ns); err != nil {
 				return nil
 			}
 			return ns.Labels
 		},
-		Resource: func(gk schema.GroupKind) (string, bool, error) {
-			m, err := mapper.RESTMapping(gk)
-			if err != nil {
-				return "", false, err
-			}
-			return m.Resource.Resource, m.Scope.Name() == meta.RESTScopeNameNamespace, nil
-		},
-		Attribution: attributor, Concurrency: opts.ApplyConcurrency, OnStatus: notify,
-		Log: ctrl.Log.WithName("apply"), Metrics: m,
 	})
-	if err := mgr.Add(applier); err != nil {
+	if err != nil {
+		return nil, err
+	}
+	pipe = local.pipeline
+	if err := mgr.Add(local.pipeline); err != nil {
+		return nil, fmt.Errorf("adding the pipeline: %w", err)
+	}
+	if err := mgr.Add(local.applier); err != nil {
 		return nil, fmt.Errorf("adding the applier: %w", err)
 	}
-	return applier, nil
+	remote := newRemoteClusters(sh, local, ctrl.Log.WithName("clusters"))
+	if err := mgr.Add(remote); err != nil {
+		return nil, fmt.Errorf("adding the remote clusters: %w", err)
+	}
+	return &Operator{Writers: registry, Pipeline: local.pipeline, Applier: local.applier, Remote: remote}, nil
 }
 
 // notifyProviders asks for a reconcile of every GitProvider of url.

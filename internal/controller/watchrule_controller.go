@@ -35,6 +35,18 @@ type ruleResolver struct {
 	Client   client.Client
 	Recorder events.EventRecorder
 	Catalogs *CatalogSource
+	// Remote gives the catalogs of the rules whose target captures a remote cluster. Optional.
+	Remote *RemoteClusters
+}
+
+// catalogsOf is what the target's cluster serves: a remote one's once it runs.
+func (r *ruleResolver) catalogsOf(target client.ObjectKey) *CatalogSource {
+	if r.Remote != nil {
+		if c, ok := r.Remote.catalogsOf(target); ok {
+			return c
+		}
+	}
+	return r.Catalogs
 }
 
 // resolveInto resolves rules, writes status.resources and Ready, and says when to look again.
@@ -48,7 +60,8 @@ func (r *ruleResolver) resolveInto(ctx context.Context, obj client.Object, statu
 			return ctrl.Result{}, nil
 		}
 	}
-	catalog, err := r.Catalogs.Catalog(ctx)
+	catalogs := r.catalogsOf(target)
+	catalog, err := catalogs.Catalog(ctx)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -83,7 +96,7 @@ func (r *ruleResolver) resolveInto(ctx context.Context, obj client.Object, statu
 		}
 		setReady(r.Recorder, obj, &status.Conditions, gen, false, configv1alpha1.ReasonResourceNotFound, msg, false)
 		// Look again soon without a CRD event too: a served resource may just be on its way.
-		r.Catalogs.Invalidate()
+		catalogs.Invalidate()
 		return ctrl.Result{RequeueAfter: unresolvedRetry}, nil
 	}
 	setReady(r.Recorder, obj, &status.Conditions, gen, true, configv1alpha1.ReasonResourcesResolved,

@@ -100,12 +100,17 @@ func objectRef(verb, resource, namespace, name, because string) Permission {
 
 // GitTargetRefs is what a GitTarget's own references make the operator read or write.
 func GitTargetRefs(t *configv1alpha1.GitTarget) []Permission {
+	var out []Permission
+	if k := t.Spec.KubeConfig; k != nil {
+		// Whoever names a kubeconfig borrows its credentials: only one who may read them.
+		out = append(out, objectRef("get", "secrets", t.Namespace, k.SecretRef.Name, "spec.kubeConfig.secretRef of GitTarget "+t.Namespace+"/"+t.Name))
+	}
 	e := t.Spec.Encryption
 	if e == nil || e.SecretRef == nil {
-		return nil
+		return out
 	}
 	because := "spec.encryption.secretRef of GitTarget " + t.Namespace + "/" + t.Name
-	out := []Permission{objectRef("get", "secrets", t.Namespace, e.SecretRef.Name, because)}
+	out = append(out, objectRef("get", "secrets", t.Namespace, e.SecretRef.Name, because))
 	if e.Age != nil && e.Age.Recipients.GenerateWhenMissing {
 		// A Secret that does not exist yet has no name to authorize against but its own.
 		out = append(out,
@@ -119,7 +124,7 @@ func GitTargetRefs(t *configv1alpha1.GitTarget) []Permission {
 func GitTargetRedirects(old, updated *configv1alpha1.GitTarget) bool {
 	o, n := old.Spec, updated.Spec
 	return o.ProviderRef != n.ProviderRef || o.Branch != n.Branch || o.Path != n.Path ||
-		!reflect.DeepEqual(o.Encryption, n.Encryption)
+		!reflect.DeepEqual(o.Encryption, n.Encryption) || !reflect.DeepEqual(o.KubeConfig, n.KubeConfig)
 }
 
 // GitProviderRefs is what a GitProvider's own references make the operator read.

@@ -88,4 +88,10 @@ func TestReferencesNeedTheirSecretsAndRedirectsAreSeen(t *testing.T) {
 	recipient := tgt.DeepCopy()
 	recipient.Spec.Encryption.Age.Recipients.PublicKeys = []string{"age1..."}
 	g.Expect(GitTargetRedirects(tgt, recipient)).To(BeTrue())
+
+	remote := tgt.DeepCopy()
+	remote.Spec.KubeConfig = &configv1alpha1.KubeConfigReference{SecretRef: configv1alpha1.SecretKeyReference{Name: "edge-1"}}
+	g.Expect(GitTargetRedirects(tgt, remote)).To(BeTrue(), "another cluster")
+	g.Expect(GitTargetRefs(remote)).To(ContainElement(HaveField("Because", "spec.kubeConfig.secretRef of GitTarget team/t")))
+	g.Expect(GitTargetRefs(remote)[0].String()).To(Equal("get secrets team/edge-1"))
 }

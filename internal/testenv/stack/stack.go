@@ -28,6 +28,12 @@ type Options struct {
 	// AuditBatchWait is the API server's --audit-webhook-batch-max-wait (default 1s, as we
 	// recommend).
 	AuditBatchWait string
+	// AuditURL sends the audit webhook to another address than this Stack's operator: to the
+	// operator of another Stack, as a remote cluster's (attribution.ClusterAuditPath), whose
+	// serving CA is AuditCA. AuditToken is the bearer token the webhook sends.
+	AuditURL   string
+	AuditCA    []byte
+	AuditToken string
 }
 
 // Stack is a running control plane wired to send attribution to an operator on 127.0.0.1.
@@ -41,6 +47,8 @@ type Stack struct {
 	// certificate, for the API server to reach its admission and audit receivers.
 	WebhookPort int
 	CertDir     string
+	// CAPEM is the CA of the operator's webhook certificate in CertDir.
+	CAPEM []byte
 
 	ownDir bool
 }
@@ -68,6 +76,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	caPEM := serving.CAPEM
+	s.CAPEM = caPEM
 	if s.WebhookPort, err = freePort(); err != nil {
 		return nil, err
 	}
@@ -76,7 +85,11 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	auditKubeconfig := filepath.Join(s.Dir, "audit-webhook.kubeconfig")
-	if err := os.WriteFile(auditKubeconfig, []byte(webhookKubeconfig(s.url(attribution.AuditPath), caPEM)), 0o600); err != nil {
+	auditURL, auditCA := s.URL(attribution.AuditPath), caPEM
+	if opts.AuditURL != "" {
+		auditURL, auditCA = opts.AuditURL, opts.AuditCA
+	}
+	if err := os.WriteFile(auditKubeconfig, []byte(webhookKubeconfig(auditURL, auditCA, opts.AuditToken)), 0o600); err != nil {
 		return nil, fmt.Errorf("writing the audit webhook kubeconfig: %w", err)
 	}
 	batchWait := opts.AuditBatchWait
@@ -152,7 +165,8 @@ func (s *Stack) Kubectl(ctx context.Context, kubeconfig, stdin string, args ...s
 	return string(out), nil
 }
 
-func (s *Stack) url(path string) string {
+// URL is where the API server reaches the operator's webhook server at path.
+func (s *Stack) URL(path string) string {
 	return fmt.Sprintf("https://127.0.0.1:%d%s", s.WebhookPort, path)
 }
 
@@ -170,9 +184,9 @@ func (s *Stack) installAdmissionWebhook(ctx context.Context, manifest string, ca
 		}
 		for i := range cfg.Webhooks {
 			cc := &cfg.Webhooks[i].ClientConfig
-			url := s.url(attribution.AdmissionPath)
+			url := s.URL(attribution.AdmissionPath)
 			if cc.Service != nil && cc.Service.Path != nil {
-				url = s.url(*cc.Service.Path)
+				url = s.URL(*cc.Service.Path)
 			}
 			cc.Service, cc.URL, cc.CABundle = nil, &url, caPEM
 		}
@@ -183,7 +197,11 @@ func (s *Stack) installAdmissionWebhook(ctx context.Context, manifest string, ca
 	return nil
 }
 
-func webhookKubeconfig(server string, caPEM []byte) string {
+func webhookKubeconfig(server string, caPEM []byte, token string) string {
+	user := ""
+	if token != "" {
+		user = "\n    user:\n      token: " + token
+	}
 	return fmt.Sprintf(`apiVersion: v1
 kind: Config
 clusters:
@@ -192,14 +210,14 @@ clusters:
       server: %s
       certificate-authority-data: %s
 users:
-  - name: kube-apiserver
+  - name: kube-apiserver%s
 contexts:
   - name: gitops-reverser
     context:
       cluster: gitops-reverser
       user: kube-apiserver
 current-context: gitops-reverser
-`, server, base64.StdEncoding.EncodeToString(caPEM))
+`, server, base64.StdEncoding.EncodeToString(caPEM), user)
 }
 
 func freePort() (int, error) {
