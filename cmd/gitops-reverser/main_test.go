@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -16,22 +15,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/testenv/controlplane"
+	"github.com/gitops-reverser/gitops-reverser/internal/testenv/stack"
 )
 
 var env *controlplane.Env
 
 func TestMain(m *testing.M) {
 	controlplane.Main(m, controlplane.Options{}, &env)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func get(url string) (int, string) {
@@ -46,7 +36,7 @@ func get(url string) (int, string) {
 
 func TestManagerServesProbesAndMetricsAndTakesTheLease(t *testing.T) {
 	g := NewWithT(t)
-	metrics, probes := freeAddr(t), freeAddr(t)
+	metrics, probes := stack.FreeAddress(t), stack.FreeAddress(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {

@@ -3,18 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
-	"github.com/gitops-reverser/gitops-reverser/internal/testenv/gitserver"
 	"github.com/gitops-reverser/gitops-reverser/internal/testenv/stack"
 )
 
@@ -33,77 +27,36 @@ const (
 type bench struct {
 	cfg config
 	dir string
-
-	cluster  *stack.Stack
-	clients  kubernetes.Interface
-	dynamic  dynamic.Interface
-	server   *gitserver.SSHServer
-	key      *gitserver.ClientKey
-	repoDir  string
-	binary   string
-	operator *stack.Operator
-	pushes   *pushLog
+	*stack.Rig
+	pushes *pushLog
 }
 
 func (b *bench) start(ctx context.Context) error {
 	fmt.Println("starting a control plane, a Git server, and building the operator")
-	var err error
-	if b.binary, err = stack.BuildOperator(ctx, b.path("bin"), false); err != nil {
-		return err
-	}
-	if b.cluster, err = stack.Start(ctx, stack.Options{Dir: b.path("cluster")}); err != nil {
-		return err
-	}
-	cfg := rest.CopyConfig(b.cluster.Env.Config)
-	cfg.QPS, cfg.Burst = 5000, 5000
-	if b.clients, err = kubernetes.NewForConfig(cfg); err != nil {
-		return err
-	}
-	if b.dynamic, err = dynamic.NewForConfig(cfg); err != nil {
-		return err
-	}
-	key, err := gitserver.NewClientKey()
+	rig, err := stack.StartRig(ctx, b.dir, "bench")
 	if err != nil {
 		return err
 	}
-	b.key = key
-	if b.server, err = gitserver.NewSSHServer(b.path("git"), key.PublicKey); err != nil {
-		return err
-	}
-	if b.repoDir, err = gitserver.InitBareRepo(ctx, b.path("git"), "bench"); err != nil {
-		return err
-	}
-	if b.pushes, err = recordPushes(b.repoDir, filepath.Join(b.dir, "pushes.log")); err != nil {
+	b.Rig = rig
+	if b.pushes, err = recordPushes(b.RepoDir, filepath.Join(b.dir, "pushes.log")); err != nil {
 		return err
 	}
 	for _, ns := range []string{namespace, latencyNamespace} {
-		if err := b.namespace(ctx, ns); err != nil {
+		if err := b.Namespace(ctx, ns); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (b *bench) path(name string) string {
-	p := filepath.Join(b.dir, name)
-	_ = os.MkdirAll(p, 0o700)
-	return p
-}
-
 func (b *bench) stop() {
-	if b.operator != nil {
-		_ = b.operator.Stop(30 * time.Second)
-	}
-	if b.server != nil {
-		_ = b.server.Close()
-	}
-	if b.cluster != nil {
-		_ = b.cluster.Stop()
+	if b.Rig != nil {
+		b.Rig.Stop()
 	}
 }
 
 func (b *bench) startOperator() error {
-	args := append(b.cluster.OperatorArgs(b.cfg.attribution), "--work-dir", b.path("work"), "--cluster-name", "bench",
+	args := append(b.Cluster.OperatorArgs(b.cfg.attribution), "--work-dir", b.Path("work"), "--cluster-name", "bench",
 		"--zap-log-level", "debug", "--zap-time-encoding", "rfc3339nano")
 	if b.cfg.pprof != "" {
 		args = append(args, "--pprof-bind-address", b.cfg.pprof)
@@ -111,8 +64,8 @@ func (b *bench) startOperator() error {
 	if b.cfg.memoryLimit != "" {
 		args = append(args, "--memory-limit", b.cfg.memoryLimit)
 	}
-	op, err := stack.StartOperator(b.binary, b.cluster.Kubeconfig, filepath.Join(b.dir, "operator.log"), args...)
-	b.operator = op
+	op, err := stack.StartOperator(b.Binary, b.Cluster.Kubeconfig, filepath.Join(b.dir, "operator.log"), args...)
+	b.Operator = op
 	return err
 }
 

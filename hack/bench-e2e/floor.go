@@ -28,14 +28,14 @@ const (
 // above 1 each push carries that many one-file commits: the server's cost per commit, which
 // grows with the folder (receive-pack checks every new commit's tree), shows there.
 func (b *bench) pushFloor(ctx context.Context, dir string, commits, pushes int) (percentiles, error) {
-	home := b.path("floor-home")
-	ssh, err := gitserver.SSHCommandEnv(home, b.key.PrivateKeyPEM, b.server.KnownHosts())
+	home := b.Path("floor-home")
+	ssh, err := gitserver.SSHCommandEnv(home, b.Key.PrivateKeyPEM, b.Server.KnownHosts())
 	if err != nil {
 		return percentiles{}, err
 	}
 	env := append(gitserver.Env(home), ssh...)
 	work := filepath.Join(b.dir, fmt.Sprintf("floor-%d-%s", commits, strings.ReplaceAll(dir, "/", "-")))
-	if _, err := gitserver.Run(ctx, b.dir, env, "clone", "--quiet", "--branch", branch, b.server.URL("bench"), work); err != nil {
+	if _, err := gitserver.Run(ctx, b.dir, env, "clone", "--quiet", "--branch", branch, b.Server.URL("bench"), work); err != nil {
 		return percentiles{}, err
 	}
 	file := filepath.Join(work, filepath.FromSlash(dir), "push-floor.txt")

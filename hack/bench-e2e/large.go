@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/testenv/stack"
@@ -44,31 +43,31 @@ type largeFigures struct {
 func (b *bench) large(ctx context.Context) (largeFigures, error) {
 	var f largeFigures
 	fmt.Printf("creating %d ConfigMaps in namespace %s\n", b.cfg.large, largeNamespace)
-	if err := b.namespace(ctx, largeNamespace); err != nil {
+	if err := b.Namespace(ctx, largeNamespace); err != nil {
 		return f, err
 	}
 	if err := parallel(b.cfg.large, 16, func(i int) error {
-		_, err := b.clients.CoreV1().ConfigMaps(largeNamespace).Create(ctx, configMap(fmt.Sprintf("cm-%d", i), "v1"), metav1.CreateOptions{})
+		_, err := b.Clients.CoreV1().ConfigMaps(largeNamespace).Create(ctx, configMap(fmt.Sprintf("cm-%d", i), "v1"), metav1.CreateOptions{})
 		return err
 	}); err != nil {
 		return f, err
 	}
 	began := time.Now()
-	cmd := exec.CommandContext(ctx, b.cluster.Env.Kubectl, "--kubeconfig", b.cluster.Kubeconfig, "get", "configmaps", "-n", largeNamespace, "-o", "yaml")
+	cmd := exec.CommandContext(ctx, b.Cluster.Env.Kubectl, "--kubeconfig", b.Cluster.Kubeconfig, "get", "configmaps", "-n", largeNamespace, "-o", "yaml")
 	cmd.Stdout = io.Discard
 	if err := cmd.Run(); err != nil {
 		return f, fmt.Errorf("kubectl get: %w", err)
 	}
 	f.reference = time.Since(began)
 
-	objects, err := stack.QuickStartManifest(b.server.URL("bench"))
+	objects, err := stack.QuickStartManifest(b.Server.URL("bench"))
 	if err != nil {
 		return f, err
 	}
 	objects = strings.Replace(objects, `interval: "5s"`, `interval: "0s"`, 1)
 	objects = strings.Replace(objects, "path: live-cluster", "path: folder-large", 1)
 	began = time.Now()
-	if _, err := b.cluster.Kubectl(ctx, b.cluster.Kubeconfig, objects, "apply", "-n", largeNamespace, "-f", "-"); err != nil {
+	if _, err := b.Cluster.Kubectl(ctx, b.Cluster.Kubeconfig, objects, "apply", "-n", largeNamespace, "-f", "-"); err != nil {
 		return f, err
 	}
 	at, err := b.pushes.await(ctx, began, 600*time.Second, func(subject string) bool {
@@ -89,16 +88,4 @@ func (b *bench) large(ctx context.Context) (largeFigures, error) {
 	}
 	f.floor, err = b.pushFloor(ctx, largeFolder, 1, floorPushes/5)
 	return f, err
-}
-
-// namespace creates ns with the Git credentials the quick start names.
-func (b *bench) namespace(ctx context.Context, ns string) error {
-	if _, err := b.clients.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	_, err := b.clients.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "git-creds"},
-		Data:       map[string][]byte{"ssh-privatekey": b.key.PrivateKeyPEM, "known_hosts": []byte(b.server.KnownHosts())},
-	}, metav1.CreateOptions{})
-	return err
 }

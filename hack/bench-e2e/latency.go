@@ -42,7 +42,7 @@ func (b *bench) latencyAt(ctx context.Context, ns, value string, n, rate int) (l
 		go func() {
 			defer wg.Done()
 			starts[i] = time.Now()
-			_, err := b.clients.CoreV1().ConfigMaps(ns).Update(ctx, configMap(fmt.Sprintf("cm-%d", i), value), metav1.UpdateOptions{})
+			_, err := b.Clients.CoreV1().ConfigMaps(ns).Update(ctx, configMap(fmt.Sprintf("cm-%d", i), value), metav1.UpdateOptions{})
 			apis[i] = time.Since(starts[i])
 			if err != nil {
 				errs <- err

@@ -19,8 +19,8 @@ import (
 // folder on the remote equals the cluster again.
 func (b *bench) restart(ctx context.Context) (time.Duration, error) {
 	fmt.Printf("kill -9, then %d changes while the operator is down\n", restartChanges)
-	b.operator.Kill()
-	cms := b.clients.CoreV1().ConfigMaps(namespace)
+	b.Operator.Kill()
+	cms := b.Clients.CoreV1().ConfigMaps(namespace)
 	for i := range restartChanges / 2 {
 		if _, err := cms.Update(ctx, configMap(fmt.Sprintf("cm-%d", b.cfg.objects-1-i), "while-down"), metav1.UpdateOptions{}); err != nil {
 			return 0, err
@@ -56,7 +56,7 @@ func (b *bench) restart(ctx context.Context) (time.Duration, error) {
 // converged checks that every ConfigMap of ns is in folder on the remote, sanitized, and
 // nothing else is: nothing lost, nothing stale.
 func (b *bench) converged(ctx context.Context, ns, folder string) error {
-	list, err := b.dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns).List(ctx, metav1.ListOptions{})
+	list, err := b.Dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func (b *bench) converged(ctx context.Context, ns, folder string) error {
 		}
 		want[folder+"/"+list.Items[i].GetName()+".yaml"] = gitwriter.BlobHash(data).String()
 	}
-	out, err := gitserver.Run(ctx, b.repoDir, nil, "ls-tree", "-r", branch, "--", folder)
+	out, err := gitserver.Run(ctx, b.RepoDir, nil, "ls-tree", "-r", branch, "--", folder)
 	if err != nil {
 		return err
 	}

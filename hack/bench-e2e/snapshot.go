@@ -22,12 +22,12 @@ import (
 func (b *bench) snapshot(ctx context.Context) (time.Duration, time.Duration, error) {
 	fmt.Printf("creating %d ConfigMaps, and %d for the latency figure\n", b.cfg.objects, b.cfg.writes)
 	err := parallel(b.cfg.objects, 16, func(i int) error {
-		_, err := b.clients.CoreV1().ConfigMaps(namespace).Create(ctx, configMap(fmt.Sprintf("cm-%d", i), "v1"), metav1.CreateOptions{})
+		_, err := b.Clients.CoreV1().ConfigMaps(namespace).Create(ctx, configMap(fmt.Sprintf("cm-%d", i), "v1"), metav1.CreateOptions{})
 		return err
 	})
 	if err == nil {
 		err = parallel(b.cfg.writes, 16, func(i int) error {
-			_, err := b.clients.CoreV1().ConfigMaps(latencyNamespace).Create(ctx, configMap(fmt.Sprintf("cm-%d", i), "v1"), metav1.CreateOptions{})
+			_, err := b.Clients.CoreV1().ConfigMaps(latencyNamespace).Create(ctx, configMap(fmt.Sprintf("cm-%d", i), "v1"), metav1.CreateOptions{})
 			return err
 		})
 	}
@@ -35,14 +35,14 @@ func (b *bench) snapshot(ctx context.Context) (time.Duration, time.Duration, err
 		return 0, 0, err
 	}
 	began := time.Now()
-	cmd := exec.CommandContext(ctx, b.cluster.Env.Kubectl, "--kubeconfig", b.cluster.Kubeconfig, "get", "configmaps", "-n", namespace, "-o", "yaml")
+	cmd := exec.CommandContext(ctx, b.Cluster.Env.Kubectl, "--kubeconfig", b.Cluster.Kubeconfig, "get", "configmaps", "-n", namespace, "-o", "yaml")
 	cmd.Stdout = io.Discard
 	if err := cmd.Run(); err != nil {
 		return 0, 0, fmt.Errorf("kubectl get: %w", err)
 	}
 	reference := time.Since(began)
 
-	objects, err := stack.QuickStartManifest(b.server.URL("bench"))
+	objects, err := stack.QuickStartManifest(b.Server.URL("bench"))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -60,7 +60,7 @@ func (b *bench) snapshot(ctx context.Context) (time.Duration, time.Duration, err
 			if ns == namespace {
 				began = time.Now()
 			}
-			_, err := b.cluster.Kubectl(ctx, b.cluster.Kubeconfig, objects, "apply", "-n", ns, "-f", "-")
+			_, err := b.Cluster.Kubectl(ctx, b.Cluster.Kubeconfig, objects, "apply", "-n", ns, "-f", "-")
 			if err == nil {
 				break
 			}
@@ -98,7 +98,7 @@ func (b *bench) memory(profile string) (float64, error) {
 // status reads a memory figure of the operator's /proc status in MiB: VmRSS (resident now) or
 // VmHWM (the most it was resident).
 func (b *bench) status(name string) (float64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.operator.Pid()))
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.Operator.Pid()))
 	if err != nil {
 		return 0, err
 	}

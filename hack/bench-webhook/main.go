@@ -28,9 +28,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 
-	"github.com/gitops-reverser/gitops-reverser/internal/testenv/gitserver"
 	"github.com/gitops-reverser/gitops-reverser/internal/testenv/stack"
 	"github.com/gitops-reverser/gitops-reverser/internal/webhookscope"
 )
@@ -68,61 +66,25 @@ func main() {
 }
 
 type bench struct {
-	dir      string
-	writes   int
-	cluster  *stack.Stack
-	clients  kubernetes.Interface
-	server   *gitserver.SSHServer
-	operator *stack.Operator
-}
-
-func (b *bench) path(name string) string {
-	p := filepath.Join(b.dir, name)
-	_ = os.MkdirAll(p, 0o700)
-	return p
+	dir    string
+	writes int
+	*stack.Rig
 }
 
 func (b *bench) stop() {
-	if b.operator != nil {
-		_ = b.operator.Stop(30 * time.Second)
-	}
-	if b.server != nil {
-		_ = b.server.Close()
-	}
-	if b.cluster != nil {
-		_ = b.cluster.Stop()
+	if b.Rig != nil {
+		b.Rig.Stop()
 	}
 }
 
 func (b *bench) run(ctx context.Context) error {
 	fmt.Println("starting a control plane, a Git server, and building the operator")
-	binary, err := stack.BuildOperator(ctx, b.path("bin"), false)
+	rig, err := stack.StartRig(ctx, b.dir, "bench")
 	if err != nil {
 		return err
 	}
-	if b.cluster, err = stack.Start(ctx, stack.Options{Dir: b.path("cluster")}); err != nil {
-		return err
-	}
-	if b.clients, err = kubernetes.NewForConfig(b.cluster.Env.Config); err != nil {
-		return err
-	}
-	key, err := gitserver.NewClientKey()
-	if err != nil {
-		return err
-	}
-	if b.server, err = gitserver.NewSSHServer(b.path("git"), key.PublicKey); err != nil {
-		return err
-	}
-	if _, err := gitserver.InitBareRepo(ctx, b.path("git"), "bench"); err != nil {
-		return err
-	}
-	if _, err := b.clients.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	if _, err := b.clients.CoreV1().Secrets(namespace).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "git-creds"},
-		Data:       map[string][]byte{"ssh-privatekey": key.PrivateKeyPEM, "known_hosts": []byte(b.server.KnownHosts())},
-	}, metav1.CreateOptions{}); err != nil {
+	b.Rig = rig
+	if err := b.Namespace(ctx, namespace); err != nil {
 		return err
 	}
 	for _, name := range []string{"unwatched", "watched"} {
@@ -132,15 +94,21 @@ func (b *bench) run(ctx context.Context) error {
 	}
 
 	fmt.Println("starting the operator with the quick start (ConfigMaps captured)")
-	args := append(b.cluster.OperatorArgs("admission"), "--work-dir", b.path("work"), "--cluster-name", "bench")
-	if b.operator, err = stack.StartOperator(binary, b.cluster.Kubeconfig, filepath.Join(b.dir, "operator.log"), args...); err != nil {
+	args := append(b.Cluster.OperatorArgs("admission"), "--work-dir", b.Path("work"), "--cluster-name", "bench")
+	if b.Operator, err = stack.StartOperator(b.Binary, b.Cluster.Kubeconfig, filepath.Join(b.dir, "operator.log"), args...); err != nil {
 		return err
 	}
 	if err := b.quickStart(ctx); err != nil {
 		return err
 	}
 	if err := b.awaitRules(ctx, func(r []admissionregistrationv1.RuleWithOperations) bool {
-		return len(r) == 1 && strings.Join(r[0].Resources, ",") == "configmaps"
+		// ConfigMaps, and CommitRequests (whose creator authors their commit); PodTemplates not.
+		var resources []string
+		for _, rule := range r {
+			resources = append(resources, rule.Resources...)
+		}
+		sort.Strings(resources)
+		return strings.Join(resources, ",") == "commitrequests,configmaps"
 	}); err != nil {
 		return err
 	}
@@ -157,10 +125,10 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 
-	if err := b.operator.Stop(30 * time.Second); err != nil {
+	if err := b.Operator.Stop(30 * time.Second); err != nil {
 		return fmt.Errorf("stopping the operator: %w", err)
 	}
-	b.operator = nil
+	b.Operator = nil
 	down, err := b.measure(ctx, "operator down", "unwatched", b.writes)
 	if err != nil {
 		return err
@@ -170,7 +138,7 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 
-	hung, err := hang(b.cluster.WebhookPort)
+	hung, err := hang(b.Cluster.WebhookPort)
 	if err != nil {
 		return err
 	}
@@ -209,7 +177,7 @@ func (b *bench) run(ctx context.Context) error {
 // attribution webhook's configuration taken out, the same writes, and the configuration put back
 // as it was.
 func (b *bench) withoutWebhook(ctx context.Context, state string) (percentiles, error) {
-	vwcs := b.clients.AdmissionregistrationV1().ValidatingWebhookConfigurations()
+	vwcs := b.Clients.AdmissionregistrationV1().ValidatingWebhookConfigurations()
 	cfg, err := vwcs.Get(ctx, configuration, metav1.GetOptions{})
 	if err != nil {
 		return percentiles{}, err
@@ -234,12 +202,12 @@ func (b *bench) withoutWebhook(ctx context.Context, state string) (percentiles, 
 // start captures.
 func (b *bench) seed(ctx context.Context, name string) error {
 	if name == "watched" {
-		_, err := b.clients.CoreV1().ConfigMaps(namespace).Create(ctx, &corev1.ConfigMap{
+		_, err := b.Clients.CoreV1().ConfigMaps(namespace).Create(ctx, &corev1.ConfigMap{
 			ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string]string{"n": "0"},
 		}, metav1.CreateOptions{})
 		return err
 	}
-	_, err := b.clients.CoreV1().PodTemplates(namespace).Create(ctx, &corev1.PodTemplate{
+	_, err := b.Clients.CoreV1().PodTemplates(namespace).Create(ctx, &corev1.PodTemplate{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Template:   corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}},
 	}, metav1.CreateOptions{})
@@ -255,9 +223,9 @@ func (b *bench) measure(ctx context.Context, what, name string, n int) (percenti
 		start := time.Now()
 		var err error
 		if name == "watched" {
-			_, err = b.clients.CoreV1().ConfigMaps(namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+			_, err = b.Clients.CoreV1().ConfigMaps(namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
 		} else {
-			_, err = b.clients.CoreV1().PodTemplates(namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+			_, err = b.Clients.CoreV1().PodTemplates(namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
 		}
 		if err != nil {
 			return percentiles{}, fmt.Errorf("%s: write %d: %w", what, i, err)
@@ -270,13 +238,13 @@ func (b *bench) measure(ctx context.Context, what, name string, n int) (percenti
 }
 
 func (b *bench) quickStart(ctx context.Context) error {
-	objects, err := stack.QuickStartManifest(b.server.URL("bench"))
+	objects, err := stack.QuickStartManifest(b.Server.URL("bench"))
 	if err != nil {
 		return err
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for { // the operator must be up to admit our kinds (the escalation check)
-		_, err := b.cluster.Kubectl(ctx, b.cluster.Kubeconfig, objects, "apply", "-n", namespace, "-f", "-")
+		_, err := b.Cluster.Kubectl(ctx, b.Cluster.Kubeconfig, objects, "apply", "-n", namespace, "-f", "-")
 		if err == nil {
 			return nil
 		}
@@ -288,7 +256,7 @@ func (b *bench) quickStart(ctx context.Context) error {
 }
 
 func (b *bench) webhook(ctx context.Context) (*admissionregistrationv1.ValidatingWebhookConfiguration, int, error) {
-	cfg, err := b.clients.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, configuration, metav1.GetOptions{})
+	cfg, err := b.Clients.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, configuration, metav1.GetOptions{})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -321,7 +289,7 @@ func (b *bench) setRules(ctx context.Context, rules []admissionregistrationv1.Ru
 		return err
 	}
 	cfg.Webhooks[i].Rules = rules
-	_, err = b.clients.AdmissionregistrationV1().ValidatingWebhookConfigurations().Update(ctx, cfg, metav1.UpdateOptions{})
+	_, err = b.Clients.AdmissionregistrationV1().ValidatingWebhookConfigurations().Update(ctx, cfg, metav1.UpdateOptions{})
 	return err
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/internal/attribution"
 	"github.com/gitops-reverser/gitops-reverser/internal/commitmsg"
 	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
+	"github.com/gitops-reverser/gitops-reverser/internal/oneline"
 )
 
 // unattributed is the author of changes nobody could be found for. It is never a guess.
@@ -188,11 +189,4 @@ func subject(c commitInfo, resource, object string) string {
 }
 
 // oneLine keeps a value on its trailer's line.
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-}
+func oneLine(s string) string { return oneline.Spaces(s) }

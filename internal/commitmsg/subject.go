@@ -8,7 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"text/template"
-	"unicode/utf8"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/oneline"
 )
 
 // MaxSubject bounds a rendered subject; `git log --oneline` shows about the first 70 characters.
@@ -87,18 +88,5 @@ func (s *Subject) render(f Fields) (string, error) {
 	if err := s.t.Execute(&b, f); err != nil {
 		return "", err
 	}
-	out := strings.Join(strings.Fields(strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, b.String())), " ")
-	if len(out) > MaxSubject {
-		cut := MaxSubject
-		for cut > 0 && !utf8.RuneStart(out[cut]) {
-			cut--
-		}
-		out = strings.TrimSpace(out[:cut])
-	}
-	return out, nil
+	return strings.TrimSpace(oneline.Cut(oneline.Squeeze(b.String()), MaxSubject, "")), nil
 }

@@ -17,6 +17,7 @@ import (
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 	"github.com/gitops-reverser/gitops-reverser/internal/attribution"
 	"github.com/gitops-reverser/gitops-reverser/internal/capture"
+	"github.com/gitops-reverser/gitops-reverser/internal/gitwriter"
 	"github.com/gitops-reverser/gitops-reverser/internal/manifest"
 )
 
@@ -87,7 +88,9 @@ func (r *CommitRequestReconciler) reconcile(ctx context.Context, cr *configv1alp
 		return done(configv1alpha1.ReasonProgressing, "waiting for GitTarget "+target.Name+" to run", true)
 	case err != nil:
 		log.Info("CommitRequest failed", "target", target.Name, "error", err.Error())
-		return done(configv1alpha1.ReasonSaveFailed, err.Error(), false)
+		// A remote's answer can be a whole HTML page: the condition gets its one line, as the
+		// GitProvider's does.
+		return done(configv1alpha1.ReasonSaveFailed, gitwriter.Describe(r.providerURL(ctx, target), err), false)
 	}
 	cr.Status.Commit = res.Commit
 	msg := "everything pending on GitTarget " + target.Name + " is on the remote at " + res.Commit
@@ -97,6 +100,16 @@ func (r *CommitRequestReconciler) reconcile(ctx context.Context, cr *configv1alp
 	log.Info("CommitRequest done", "target", target.Name, "commit", res.Commit, "requestCommit", res.RequestCommit,
 		"requester", cr.Status.Requester)
 	return done(configv1alpha1.ReasonSaved, msg, false)
+}
+
+// providerURL is the repository URL of the target's GitProvider, for the message of a failure;
+// empty when it cannot be read.
+func (r *CommitRequestReconciler) providerURL(ctx context.Context, target *configv1alpha1.GitTarget) string {
+	p := &configv1alpha1.GitProvider{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: target.Namespace, Name: target.Spec.ProviderRef.Name}, p); err != nil {
+		return ""
+	}
+	return p.Spec.URL
 }
 
 // requester is who created cr, from the attribution webhook's fact of its creation; nil when

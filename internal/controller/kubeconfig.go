@@ -17,6 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/oneline"
 )
 
 // Keys of a kubeconfig Secret: Flux's defaults for the kubeconfig, and the token the cluster's
@@ -146,10 +148,7 @@ func parseKubeConfig(data []byte, base *rest.Config) (*remoteConfig, error) {
 // kubeconfig's lines hold credentials.
 func firstLine(err error) error {
 	msg, _, _ := strings.Cut(err.Error(), "\n")
-	if len(msg) > 200 {
-		msg = msg[:200] + "…"
-	}
-	return errors.New(msg)
+	return errors.New(oneline.Cut(oneline.Spaces(msg), 200, "…"))
 }
 
 // auditToken reads the bearer token a remote cluster's audit webhook must send: the audit-token

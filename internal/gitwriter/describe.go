@@ -6,9 +6,10 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/gitops-reverser/gitops-reverser/internal/oneline"
 )
 
 // maxMessage bounds a condition message made from an error: status conditions are read in
@@ -48,15 +49,7 @@ func Describe(url string, err error) string {
 	if sentinel, code := httpStatusOf(url, err); code != 0 {
 		msg = strings.Replace(msg, sentinel.Error(), fmt.Sprintf("%s (HTTP %d)", sentinel, code), 1)
 	}
-	msg = strings.Join(strings.Fields(msg), " ")
-	if len(msg) > maxMessage {
-		cut := maxMessage
-		for cut > 0 && !utf8.RuneStart(msg[cut]) {
-			cut--
-		}
-		msg = msg[:cut] + "…"
-	}
-	return msg
+	return oneline.Cut(oneline.Squeeze(msg), maxMessage, "…")
 }
 
 // httpStatusOf is the sentinel of go-git's error for an HTTP remote's answer, and the status it

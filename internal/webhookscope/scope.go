@@ -48,8 +48,6 @@ type Options struct {
 type Scope struct {
 	opts    Options
 	changed chan struct{}
-	// growOnly is when removing rules starts, Grace after Start.
-	growOnlyUntil time.Time
 }
 
 // New creates a Scope.
@@ -83,7 +81,8 @@ const settle = 200 * time.Millisecond
 
 // Start keeps the rules current until ctx ends.
 func (s *Scope) Start(ctx context.Context) error {
-	s.growOnlyUntil = time.Now().Add(s.opts.Grace)
+	// Rules are only added until the grace is over; from then on they are what is captured.
+	growOnly := true
 	graceOver := time.After(s.opts.Grace)
 	failures := 0
 	var retry <-chan time.Time
@@ -103,9 +102,10 @@ func (s *Scope) Start(ctx context.Context) error {
 		case <-resync.C:
 		case <-retry:
 		case <-graceOver:
+			growOnly = false
 		}
 		retry = nil
-		if err := s.update(ctx); err != nil && ctx.Err() == nil {
+		if err := s.update(ctx, growOnly); err != nil && ctx.Err() == nil {
 			failures++
 			wait := min(time.Second<<min(failures, 6), time.Minute)
 			s.opts.Log.Error(err, "Cannot scope the attribution webhook; retrying", "configuration", s.opts.Configuration, "retryIn", wait.String())
@@ -116,10 +116,9 @@ func (s *Scope) Start(ctx context.Context) error {
 	}
 }
 
-// update sets the webhook's rules to what is captured now.
-func (s *Scope) update(ctx context.Context) error {
+// update sets the webhook's rules to what is captured now; growOnly keeps the rules it has too.
+func (s *Scope) update(ctx context.Context, growOnly bool) error {
 	captured := s.opts.Resources()
-	growOnly := time.Now().Before(s.growOnlyUntil)
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{}
 		if err := s.opts.Reader.Get(ctx, client.ObjectKey{Name: s.opts.Configuration}, cfg); err != nil {

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/gitops-reverser/gitops-reverser/internal/testenv/gitserver"
+	"github.com/gitops-reverser/gitops-reverser/internal/testenv/stack"
 )
 
 // TestTheAttributionWebhookSeesOnlyWhatIsCaptured: the operator keeps the attribution webhook's
@@ -23,7 +23,7 @@ func TestTheAttributionWebhookSeesOnlyWhatIsCaptured(t *testing.T) {
 	g.SetDefaultEventuallyTimeout(30 * time.Second)
 	g.SetDefaultEventuallyPollingInterval(200 * time.Millisecond)
 	ns := "webhook-scope"
-	metrics := freeAddress(t)
+	metrics := stack.FreeAddress(t)
 	runOperator(t, "admission", t.TempDir(), "--metrics-bind-address", metrics)
 	repo := gitserver.NewSSHRepo(t, "webhook-scope")
 	quickStart(t, ns, repo)
@@ -87,14 +87,4 @@ func admissionFacts(t *testing.T, addr string) float64 {
 		}
 	}
 	return 0
-}
-
-func freeAddress(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

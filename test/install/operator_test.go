@@ -86,7 +86,10 @@ func (inst installed) runOperator(t *testing.T, env *controlplane.Env, kubeconfi
 	g := NewWithT(t)
 	ip, err := stack.HostIP()
 	g.Expect(err).NotTo(HaveOccurred())
-	port, probes := freePort(t), freePort(t)
+	port, err := stack.FreePort()
+	g.Expect(err).NotTo(HaveOccurred())
+	probes, err := stack.FreePort()
+	g.Expect(err).NotTo(HaveOccurred())
 	args := append(append([]string(nil), inst.deployment.Spec.Template.Spec.Containers[0].Args...),
 		"--webhook-host="+ip.String(), "--webhook-port="+strconv.Itoa(port),
 		"--webhook-cert-dir="+filepath.Join(t.TempDir(), "certs"),
@@ -134,14 +137,4 @@ func (inst installed) runOperator(t *testing.T, env *controlplane.Env, kubeconfi
 	_, err = tls.Dial("tcp", net.JoinHostPort(ip.String(), strconv.Itoa(port)), &tls.Config{RootCAs: pool, ServerName: "elsewhere.example", MinVersion: tls.VersionTLS12})
 	var hostErr x509.HostnameError
 	g.Expect(errors.As(err, &hostErr)).To(BeTrue(), "the certificate names the Service only: %v", err)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

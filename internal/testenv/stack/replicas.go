@@ -122,7 +122,7 @@ type Replica struct {
 func (r *Replicated) StartReplica(binary, name string, extra ...string) (*Replica, error) {
 	ports := make([]int, 3)
 	for i := range ports {
-		p, err := freePort()
+		p, err := FreePort()
 		if err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"sigs.k8s.io/yaml"
@@ -77,7 +78,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	caPEM := serving.CAPEM
 	s.CAPEM = caPEM
-	if s.WebhookPort, err = freePort(); err != nil {
+	if s.WebhookPort, err = FreePort(); err != nil {
 		return nil, err
 	}
 	root, err := controlplane.RepoRoot()
@@ -220,11 +221,22 @@ current-context: gitops-reverser
 `, server, base64.StdEncoding.EncodeToString(caPEM), user)
 }
 
-func freePort() (int, error) {
+// FreePort returns a TCP port of 127.0.0.1 that nothing listens on (yet).
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("finding a free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// FreeAddress is a free "127.0.0.1:<port>" for a test; it fails the test when there is none.
+func FreeAddress(t testing.TB) string {
+	t.Helper()
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
