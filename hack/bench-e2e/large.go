@@ -83,7 +83,7 @@ func (b *bench) large(ctx context.Context) (largeFigures, error) {
 	if f.rss, err = b.memory("heap-large.pprof"); err != nil {
 		return f, err
 	}
-	if f.latency, err = b.latencyAt(ctx, largeNamespace, "latency", largeWrites, largeRate); err != nil {
+	if f.latency, err = b.latencyAt(ctx, b.Clients, largeNamespace, "latency", largeWrites, largeRate); err != nil {
 		return f, err
 	}
 	f.floor, err = b.pushFloor(ctx, largeFolder, 1, floorPushes/5)

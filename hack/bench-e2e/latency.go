@@ -8,6 +8,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 type percentiles struct{ p50, p99, max time.Duration }
@@ -23,11 +24,12 @@ type latencies struct{ e2e, api percentiles }
 // latency updates distinct ConfigMaps of ns at the configured rate and measures each write's time
 // to its commit on the remote, and the write itself.
 func (b *bench) latency(ctx context.Context, ns, value string) (latencies, error) {
-	return b.latencyAt(ctx, ns, value, b.cfg.writes, b.cfg.rate)
+	return b.latencyAt(ctx, b.Clients, ns, value, b.cfg.writes, b.cfg.rate)
 }
 
-// latencyAt is latency with n writes at rate per second.
-func (b *bench) latencyAt(ctx context.Context, ns, value string, n, rate int) (latencies, error) {
+// latencyAt is latency with n writes at rate per second, made with clients (of the cluster the
+// target captures).
+func (b *bench) latencyAt(ctx context.Context, clients kubernetes.Interface, ns, value string, n, rate int) (latencies, error) {
 	fmt.Printf("writing %d ConfigMaps of namespace %s at %d/s\n", n, ns, rate)
 	n = min(n, b.cfg.objects)
 	starts := make([]time.Time, n)
@@ -42,7 +44,7 @@ func (b *bench) latencyAt(ctx context.Context, ns, value string, n, rate int) (l
 		go func() {
 			defer wg.Done()
 			starts[i] = time.Now()
-			_, err := b.Clients.CoreV1().ConfigMaps(ns).Update(ctx, configMap(fmt.Sprintf("cm-%d", i), value), metav1.UpdateOptions{})
+			_, err := clients.CoreV1().ConfigMaps(ns).Update(ctx, configMap(fmt.Sprintf("cm-%d", i), value), metav1.UpdateOptions{})
 			apis[i] = time.Since(starts[i])
 			if err != nil {
 				errs <- err

@@ -10,6 +10,10 @@
 //	bench-e2e: attribution=<a> rate=<n> p50_ms=<n> p99_ms=<n> push_floor_ms=<n> p50_10k_folder_ms=<n>
 //	  push_floor_10k_ms=<n> push30_floor_10k_ms=<n> snapshot_10k_s=<n> kubectl_10k_s=<n> rss_10k_mib=<n> rss_peak_mib=<n>
 //	  restart_10k_s=<n> snapshot_100k_s=<n> kubectl_100k_s=<n> rss_100k_mib=<n> p50_100k_folder_ms=<n> push_floor_100k_ms=<n>
+//	  remote_p50_ms=<n> remote_p99_ms=<n> remote_rss_mib=<n> remote_attributed=<n>
+//
+// The remote figures are the latency figure again on a second control plane that a GitTarget
+// names through its kubeConfig, with authors from that cluster's audit webhook.
 package main
 
 import (
@@ -32,7 +36,9 @@ type config struct {
 	writes  int
 	rate    int
 	keep    bool
-	pprof   string
+	// remote measures the latency figure again on a second cluster, through a kubeconfig.
+	remote bool
+	pprof  string
 	// attribution is the operator's --attribution.
 	attribution string
 	// memoryLimit is the operator's --memory-limit (empty: its default).
@@ -47,6 +53,7 @@ func main() {
 	flag.IntVar(&cfg.rate, "rate", 100, "Writes per second in the latency figure.")
 	flag.StringVar(&cfg.attribution, "attribution", "admission", "The operator's --attribution (none: what make run uses).")
 	flag.StringVar(&cfg.memoryLimit, "memory-limit", "", "The operator's --memory-limit (empty: its default, auto, which is no limit outside a container).")
+	flag.BoolVar(&cfg.remote, "remote", true, "Measure the latency figure again on a second control plane, captured through a GitTarget's kubeConfig.")
 	flag.BoolVar(&cfg.keep, "keep", false, "Keep the working directory (operator log, repositories).")
 	flag.StringVar(&cfg.pprof, "pprof", "", "Serve the operator's pprof endpoints at this address (say 127.0.0.1:6060) and save a heap profile after the snapshot.")
 	flag.Parse()
@@ -132,6 +139,15 @@ func run(ctx context.Context, cfg config) error {
 		return b.explain(err)
 	}
 	fmt.Printf("restart: kill -9, %d changes while down, converged again with nothing lost in %.2fs\n", restartChanges, restart.Seconds())
+	var rem remoteFigures
+	if cfg.remote {
+		if rem, err = b.remote(ctx); err != nil {
+			return b.explain(err)
+		}
+		report(fmt.Sprintf("a folder of %d objects of a remote cluster", cfg.writes), rem.latency)
+		fmt.Printf("remote cluster: RSS grew by %.0f MiB with its watches and snapshot; %d of %d commits name their author (its audit webhook)\n",
+			rem.rss, rem.attributed, cfg.writes)
+	}
 	var large largeFigures
 	if cfg.large > 0 {
 		if large, err = b.large(ctx); err != nil {
@@ -142,9 +158,10 @@ func run(ctx context.Context, cfg config) error {
 		fmt.Printf("latency, the folder of %d objects: %d writes at %d/s, write to commit on the remote p50 %.0fms p99 %.0fms; push floor p50 %.0fms p99 %.0fms\n",
 			cfg.large, largeWrites, largeRate, ms(large.latency.e2e.p50), ms(large.latency.e2e.p99), ms(large.floor.p50), ms(large.floor.p99))
 	}
-	fmt.Printf("bench-e2e: attribution=%s rate=%d p50_ms=%.0f p99_ms=%.0f push_floor_ms=%.0f p50_10k_folder_ms=%.0f push_floor_10k_ms=%.0f push30_floor_10k_ms=%.0f snapshot_10k_s=%.2f kubectl_10k_s=%.2f rss_10k_mib=%.0f rss_peak_mib=%.0f restart_10k_s=%.2f snapshot_100k_s=%.2f kubectl_100k_s=%.2f rss_100k_mib=%.0f p50_100k_folder_ms=%.0f push_floor_100k_ms=%.0f\n",
+	fmt.Printf("bench-e2e: attribution=%s rate=%d p50_ms=%.0f p99_ms=%.0f push_floor_ms=%.0f p50_10k_folder_ms=%.0f push_floor_10k_ms=%.0f push30_floor_10k_ms=%.0f snapshot_10k_s=%.2f kubectl_10k_s=%.2f rss_10k_mib=%.0f rss_peak_mib=%.0f restart_10k_s=%.2f snapshot_100k_s=%.2f kubectl_100k_s=%.2f rss_100k_mib=%.0f p50_100k_folder_ms=%.0f push_floor_100k_ms=%.0f remote_p50_ms=%.0f remote_p99_ms=%.0f remote_rss_mib=%.0f remote_attributed=%d\n",
 		cfg.attribution, cfg.rate, ms(lat.e2e.p50), ms(lat.e2e.p99), ms(floor.p50), ms(big.e2e.p50), ms(floorBig.p50), ms(batchBig.p50), snapshot.Seconds(), reference.Seconds(), rss, peak, restart.Seconds(),
-		large.snapshot.Seconds(), large.reference.Seconds(), large.rss, ms(large.latency.e2e.p50), ms(large.floor.p50))
+		large.snapshot.Seconds(), large.reference.Seconds(), large.rss, ms(large.latency.e2e.p50), ms(large.floor.p50),
+		ms(rem.latency.e2e.p50), ms(rem.latency.e2e.p99), rem.rss, rem.attributed)
 	return nil
 }
 

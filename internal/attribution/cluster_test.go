@@ -2,6 +2,7 @@ package attribution
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -67,4 +68,23 @@ func TestTheClusterAuditReceiverNeedsTheClustersToken(t *testing.T) {
 	before := asked
 	g.Expect(post(ClusterAuditPath+"team-a/edge", "s3cret")).To(Equal(http.StatusOK))
 	g.Expect(asked).To(Equal(before), "the token is read again only after a while")
+}
+
+// Another replica's remote-cluster facts reach the leader with their cluster: the journal is
+// JSON, and a fact that lost its cluster would answer the operator's own cluster's queries.
+func TestAJournaledFactKeepsItsCluster(t *testing.T) {
+	g := NewWithT(t)
+	replica, leader := NewIndex(IndexOptions{}), NewIndex(IndexOptions{})
+	replica.RecordAudit(AuditFact{Identity: app, Cluster: "team-a/edge", Operation: OperationUpdate, UID: "u1", ResourceVersion: "7", User: User{Name: "carol"}})
+	entries, _ := replica.journal.since(0)
+	g.Expect(entries).To(HaveLen(1))
+	data, err := json.Marshal(entries[0])
+	g.Expect(err).NotTo(HaveOccurred())
+	var e JournalEntry
+	g.Expect(json.Unmarshal(data, &e)).To(Succeed())
+	leader.Import(e)
+	q := changeQuery(OperationUpdate, "")
+	g.Expect(who(leader.Lookup(q))).To(Equal("-"))
+	q.Cluster = "team-a/edge"
+	g.Expect(who(leader.Lookup(q))).To(Equal("carol"))
 }

@@ -39,7 +39,12 @@ func (r *GitTargetReconciler) noteSuspension(ctx context.Context, target *config
 	if r.suspended == nil {
 		r.suspended = map[types.NamespacedName]bool{}
 	}
-	was := r.suspended[key]
+	was, seen := r.suspended[key]
+	if !seen && target.Status.ObservedGeneration == target.Generation {
+		// First seen since this operator started, with a spec an earlier run already acted on:
+		// no transition to tell of (an operator restart is not a suspension).
+		was = target.Spec.Suspend
+	}
 	r.suspended[key] = target.Spec.Suspend
 	r.mu.Unlock()
 	log := ctrl.LoggerFrom(ctx)
