@@ -111,17 +111,16 @@ func (r *RemoteClusters) use(ctx context.Context, key types.NamespacedName, rc *
 			delete(r.assigned, k)
 		}
 	}
+	var err error
 	if c == nil {
-		var err error
-		if c, err = r.start(rc); err != nil {
-			r.mu.Unlock()
-			r.stop(replaced)
-			return nil, err
+		if c, err = r.start(rc); err == nil {
+			r.clusters[rc.id] = c
 		}
-		r.clusters[rc.id] = c
 	}
-	c.targets[key] = true
-	r.assigned[key] = c
+	if err == nil {
+		c.targets[key] = true
+		r.assigned[key] = c
+	}
 	r.mu.Unlock()
 	if replaced != nil {
 		r.log.Info("Kubeconfig changed: the cluster's watches start again", "cluster", rc.id, "server", rc.config.Host)
@@ -131,6 +130,9 @@ func (r *RemoteClusters) use(ctx context.Context, key types.NamespacedName, rc *
 				go r.shared.targetChanged(k) // their reconcile moves them to the new one
 			}
 		}
+	}
+	if err != nil {
+		return nil, err
 	}
 	return c, nil
 }

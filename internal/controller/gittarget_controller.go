@@ -116,7 +116,11 @@ func (r *GitTargetReconciler) reconcile(ctx context.Context, target *configv1alp
 		// Both directions stop as at a shutdown; resuming starts them as at a start, from the
 		// branch's cursor, which is how nothing made meanwhile is lost.
 		if target.Spec.KubeConfig != nil && r.Remote != nil {
-			r.Remote.Release(key) // its webhook scope is that cluster's own
+			// Its webhook scope is that cluster's own; it may also have just moved off ours.
+			r.Remote.Release(key)
+			if r.Pipeline != nil {
+				r.Pipeline.Remove(key)
+			}
 		} else if r.Pipeline != nil {
 			r.Pipeline.Suspend(r.suspendedPlan(ctx, target))
 		}
