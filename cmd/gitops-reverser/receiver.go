@@ -15,15 +15,16 @@ import (
 	"github.com/gitops-reverser/gitops-reverser/internal/receiver"
 )
 
-// setupPushReceiver serves Git servers' push webhooks on the webhook server, at
-// receiver.PathPrefix/<namespace>/<gitprovider>: a push makes every GitTarget on that branch
-// fetch and apply at once. Only GitProviders with spec.webhook accept them.
-// branchRequester asks the targets on a branch to fetch and apply. *controller.Operator is one.
+// branchRequester asks the targets on a branch, in any cluster, to fetch and apply.
+// *controller.Operator is one.
 type branchRequester interface {
 	RequestBranch(url, branch string) int
 }
 
-func setupPushReceiver(mgr manager.Manager, srv webhook.Server, applier branchRequester) {
+// setupPushReceiver serves Git servers' push webhooks on the webhook server, at
+// receiver.PathPrefix/<namespace>/<gitprovider>: a push makes every GitTarget on that branch
+// fetch and apply at once. Only GitProviders with spec.webhook accept them.
+func setupPushReceiver(mgr manager.Manager, srv webhook.Server, targets branchRequester) {
 	log := ctrl.Log.WithName("receiver")
 	provider := func(ctx context.Context, namespace, name string) (*configv1alpha1.GitProvider, error) {
 		p := &configv1alpha1.GitProvider{}
@@ -69,7 +70,7 @@ func setupPushReceiver(mgr manager.Manager, srv webhook.Server, applier branchRe
 				if err != nil {
 					return
 				}
-				n := applier.RequestBranch(p.Spec.URL, branch)
+				n := targets.RequestBranch(p.Spec.URL, branch)
 				log.V(1).Info("Push webhook asks for a fetch", "gitProvider", namespace+"/"+name, "branch", branch, "targets", n)
 			}()
 		},

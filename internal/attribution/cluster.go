@@ -87,9 +87,17 @@ func (h *clusterAuditHandler) token(ctx context.Context, cluster string) (string
 	if err != nil {
 		return "", err
 	}
+	now := time.Now()
 	h.mu.Lock()
-	h.cached[cluster] = cachedToken{token: token, read: time.Now()}
-	h.mu.Unlock()
+	defer h.mu.Unlock()
+	// Anyone who reaches the receiver can name clusters that do not exist: what they leave
+	// behind goes once it expired, so the cache holds no more than a TTL's worth of names.
+	for name, c := range h.cached {
+		if now.Sub(c.read) >= clusterTokenTTL {
+			delete(h.cached, name)
+		}
+	}
+	h.cached[cluster] = cachedToken{token: token, read: now}
 	return token, nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/apply"
 	"github.com/gitops-reverser/gitops-reverser/internal/attribution"
 	"github.com/gitops-reverser/gitops-reverser/internal/capture"
 )
@@ -139,6 +140,8 @@ func (r *RemoteClusters) use(ctx context.Context, key types.NamespacedName, rc *
 
 // start creates and starts a remote cluster's directions; r.mu is held.
 func (r *RemoteClusters) start(rc *remoteConfig) (*remoteCluster, error) {
+	// The same rate limits as the operator's own cluster's clients.
+	rc.config.QPS, rc.config.Burst = r.shared.mgr.GetConfig().QPS, r.shared.mgr.GetConfig().Burst
 	httpClient, err := rest.HTTPClientFor(rc.config)
 	if err != nil {
 		return nil, fmt.Errorf("creating the HTTP client of %s: %w", rc.config.Host, err)
@@ -156,7 +159,7 @@ func (r *RemoteClusters) start(rc *remoteConfig) (*remoteCluster, error) {
 		return nil, err
 	}
 	var attributor capture.Attributor
-	if a, ok := r.shared.opts.Attribution.(clusterIndex); ok {
+	if a := r.shared.opts.Attribution; a != nil {
 		attributor = clusterAttributor{index: a, cluster: rc.id}
 	}
 	d, err := r.shared.newDirections(clusterAccess{
@@ -289,7 +292,7 @@ func (r *RemoteClusters) Save(ctx context.Context, key types.NamespacedName, req
 // at once; it returns how many were asked.
 func (r *RemoteClusters) RequestBranch(url, branch string) int {
 	r.mu.Lock()
-	appliers := make([]interface{ RequestBranch(string, string) int }, 0, len(r.clusters))
+	appliers := make([]*apply.Applier, 0, len(r.clusters))
 	for _, c := range r.clusters {
 		appliers = append(appliers, c.applier)
 	}
@@ -301,16 +304,10 @@ func (r *RemoteClusters) RequestBranch(url, branch string) int {
 	return n
 }
 
-// clusterIndex is what a remote cluster's attribution needs of the operator's index.
-type clusterIndex interface {
-	Lookup(q attribution.Query) (attribution.User, bool)
-	Updated() <-chan struct{}
-}
-
 // clusterAttributor finds authors among the facts of one remote cluster, which only its audit
 // webhook sends (attribution.ClusterAuditPath).
 type clusterAttributor struct {
-	index   clusterIndex
+	index   capture.Attributor
 	cluster string
 }
 

@@ -41,7 +41,7 @@ func (r *GitTargetReconciler) sideOf(ctx context.Context, target *configv1alpha1
 	if r.Remote == nil {
 		return side{}, failed(configv1alpha1.ReasonKubeConfigInvalid, "this operator runs without remote clusters")
 	}
-	rc, serr := loadKubeConfig(ctx, r.Reader, target, r.RemoteBase)
+	rc, serr := loadKubeConfig(ctx, r.Reader, target)
 	if serr != nil {
 		if serr.reason != configv1alpha1.ReasonProgressing {
 			r.Remote.Release(key)

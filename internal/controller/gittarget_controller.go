@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -50,10 +49,9 @@ type GitTargetReconciler struct {
 	// DefaultServiceAccount is what rules without spec.serviceAccountName apply as (in their
 	// namespace); empty applies as the operator.
 	DefaultServiceAccount string
-	// Remote runs the targets whose spec.kubeConfig names another cluster; RemoteBase gives
-	// their clients' rate limits. Without Remote such targets are refused.
-	Remote     *RemoteClusters
-	RemoteBase *rest.Config
+	// Remote runs the targets whose spec.kubeConfig names another cluster; without it such
+	// targets are refused.
+	Remote *RemoteClusters
 
 	mu       sync.Mutex
 	reminded map[types.NamespacedName]time.Time // when a missing key backup was last brought up

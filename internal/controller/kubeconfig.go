@@ -18,6 +18,7 @@ import (
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
 
+	"github.com/gitops-reverser/gitops-reverser/internal/attribution"
 	"github.com/gitops-reverser/gitops-reverser/internal/oneline"
 )
 
@@ -34,7 +35,7 @@ type remoteConfig struct {
 	// id is the kubeconfig Secret's namespace/name: the cluster's name in attribution facts,
 	// which its audit webhook posts under (attribution.ClusterAuditPath).
 	id string
-	// key is what the kubeconfig was read from, for messages: `Secret team-a/prod key value`.
+	// where is what the kubeconfig was read from, for messages: `Secret team-a/prod key value`.
 	where string
 	// name is the cluster in authors' addresses: the current context's cluster entry.
 	name   string
@@ -45,7 +46,7 @@ type remoteConfig struct {
 
 // loadKubeConfig reads and checks the kubeconfig a GitTarget names. The reasons are
 // KubeConfigNotFound and KubeConfigInvalid; messages never quote the Secret's content.
-func loadKubeConfig(ctx context.Context, c client.Reader, target *configv1alpha1.GitTarget, base *rest.Config) (*remoteConfig, *stepError) {
+func loadKubeConfig(ctx context.Context, c client.Reader, target *configv1alpha1.GitTarget) (*remoteConfig, *stepError) {
 	ref := target.Spec.KubeConfig.SecretRef
 	secret := &corev1.Secret{}
 	err := c.Get(ctx, types.NamespacedName{Namespace: target.Namespace, Name: ref.Name}, secret)
@@ -56,14 +57,13 @@ func loadKubeConfig(ctx context.Context, c client.Reader, target *configv1alpha1
 		return nil, failed(configv1alpha1.ReasonProgressing, "reading kubeconfig Secret %s/%s: %w", target.Namespace, ref.Name, err)
 	}
 	key := ref.Key
-	data, ok := secret.Data[key]
 	if key == "" {
 		key = kubeConfigKey
-		if data, ok = secret.Data[key]; !ok {
+		if _, ok := secret.Data[key]; !ok {
 			key = kubeConfigKeyYAML
-			data, ok = secret.Data[key]
 		}
 	}
+	data, ok := secret.Data[key]
 	where := fmt.Sprintf("Secret %s/%s key %s", target.Namespace, ref.Name, key)
 	if !ok || len(data) == 0 {
 		if ref.Key == "" {
@@ -71,7 +71,7 @@ func loadKubeConfig(ctx context.Context, c client.Reader, target *configv1alpha1
 		}
 		return nil, failed(configv1alpha1.ReasonKubeConfigNotFound, "%s is missing or empty", where)
 	}
-	rc, err := parseKubeConfig(data, base)
+	rc, err := parseKubeConfig(data)
 	if err != nil {
 		return nil, failed(configv1alpha1.ReasonKubeConfigInvalid, "the kubeconfig in %s: %w", where, err)
 	}
@@ -86,8 +86,8 @@ func loadKubeConfig(ctx context.Context, c client.Reader, target *configv1alpha1
 // whoever writes the Secret act as the operator rather than as the kubeconfig's own credentials:
 // exec and auth-provider plugins run programs in the operator's pod, file references read its
 // files (its own service account token among them), and skipping TLS verification hands the
-// credentials to whoever answers. base gives the rate limits.
-func parseKubeConfig(data []byte, base *rest.Config) (*remoteConfig, error) {
+// credentials to whoever answers.
+func parseKubeConfig(data []byte) (*remoteConfig, error) {
 	raw, err := clientcmd.Load(data)
 	if err != nil {
 		return nil, fmt.Errorf("not a kubeconfig: %w", firstLine(err))
@@ -133,9 +133,6 @@ func parseKubeConfig(data []byte, base *rest.Config) (*remoteConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w", firstLine(err))
 	}
-	if base != nil {
-		cfg.QPS, cfg.Burst = base.QPS, base.Burst
-	}
 	cfg.UserAgent = "gitops-reverser"
 	name := kctx.Cluster
 	if len(validation.IsDNS1123Subdomain(name)) > 0 {
@@ -151,23 +148,18 @@ func firstLine(err error) error {
 	return errors.New(oneline.Cut(oneline.Spaces(msg), 200, "…"))
 }
 
-// auditToken reads the bearer token a remote cluster's audit webhook must send: the audit-token
-// key of its kubeconfig Secret (attribution.ClusterTokens). No Secret, or no key, is no token.
-func auditToken(ctx context.Context, c client.Reader, namespace, name string) (string, error) {
-	secret := &corev1.Secret{}
-	err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, secret)
-	if apierrors.IsNotFound(err) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("reading Secret %s/%s: %w", namespace, name, err)
-	}
-	return strings.TrimSpace(string(secret.Data[auditTokenKey])), nil
-}
-
-// AuditTokens returns what attribution.NewClusterAuditHandler asks remote clusters' tokens of.
-func AuditTokens(c client.Reader) func(ctx context.Context, namespace, name string) (string, error) {
+// AuditTokens reads the bearer token a remote cluster's audit webhook must send: the audit-token
+// key of its kubeconfig Secret. No Secret, or no key, is no token.
+func AuditTokens(c client.Reader) attribution.ClusterTokens {
 	return func(ctx context.Context, namespace, name string) (string, error) {
-		return auditToken(ctx, c, namespace, name)
+		secret := &corev1.Secret{}
+		err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, secret)
+		if apierrors.IsNotFound(err) {
+			return "", nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading Secret %s/%s: %w", namespace, name, err)
+		}
+		return strings.TrimSpace(string(secret.Data[auditTokenKey])), nil
 	}
 }

@@ -40,7 +40,7 @@ func TestAKubeconfigMayOnlyUseCredentialsWrittenIntoIt(t *testing.T) {
 		"plain http":       {"    server: http://10.0.0.1:8080", token, `server "http://10.0.0.1:8080"`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := parseKubeConfig(kubeconfigWith(tc.cluster, tc.user), nil)
+			_, err := parseKubeConfig(kubeconfigWith(tc.cluster, tc.user))
 			NewWithT(t).Expect(err).To(MatchError(And(HavePrefix("refused: "), ContainSubstring(tc.refused))))
 		})
 	}
@@ -48,15 +48,15 @@ func TestAKubeconfigMayOnlyUseCredentialsWrittenIntoIt(t *testing.T) {
 
 func TestAKubeconfigWithInlineCredentialsNamesItsCluster(t *testing.T) {
 	g := NewWithT(t)
-	rc, err := parseKubeConfig(kubeconfigWith("    server: https://10.0.0.1:6443", "    token: abc"), nil)
+	rc, err := parseKubeConfig(kubeconfigWith("    server: https://10.0.0.1:6443", "    token: abc"))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(rc.name).To(Equal("edge-1"))
 	g.Expect(rc.config.Host).To(Equal("https://10.0.0.1:6443"))
 	g.Expect(rc.config.BearerToken).To(Equal("abc"))
 
-	_, err = parseKubeConfig([]byte("current-context: nowhere\n"), nil)
+	_, err = parseKubeConfig([]byte("current-context: nowhere\n"))
 	g.Expect(err).To(MatchError(ContainSubstring(`no current-context (it is "nowhere")`)))
-	_, err = parseKubeConfig([]byte("token: hunter2\n\tbroken: [\n"), nil)
+	_, err = parseKubeConfig([]byte("token: hunter2\n\tbroken: [\n"))
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(err.Error()).NotTo(ContainSubstring("hunter2"))
 	g.Expect(strings.Count(err.Error(), "\n")).To(BeZero())

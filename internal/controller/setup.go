@@ -100,7 +100,7 @@ func SetupAll(mgr ctrl.Manager, opts Options) (*Operator, error) {
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("gitops-reverser"),
 		Pipeline: pipe, Catalogs: catalogs, Writers: registry, PipelineEvents: targetEvents,
 		Applier: applier, DefaultServiceAccount: opts.DefaultServiceAccount,
-		Remote: op.Remote, RemoteBase: mgr.GetConfig(),
+		Remote: op.Remote,
 	}
 	if err := target.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the GitTarget controller: %w", err)
