@@ -71,6 +71,8 @@ func (t *target) resumeNow(ctx context.Context) time.Time {
 		// lostUpTo is where the history the API server still holds began, when it no longer
 		// held all of it since the watermark: what lies between is lost, the rest replayed.
 		lostUpTo uint64
+		// unsent is the part of the history the API server did not send in time.
+		unsent *watch.IncompleteError
 	}
 	results := make([]replay, len(keys))
 	var wg sync.WaitGroup
@@ -91,6 +93,9 @@ func (t *target) resumeNow(ctx context.Context) time.Time {
 				r.lostUpTo = gap.Oldest
 				r.events, r.err = t.p.opts.Watches.Replay(ctx, key, gap.Oldest, r.until)
 			}
+			if errors.As(r.err, &r.unsent) {
+				r.err = nil // what it sent is replayed; the first reconcile says what it did not
+			}
 		}()
 	}
 	wg.Wait()
@@ -99,13 +104,17 @@ func (t *target) resumeNow(ctx context.Context) time.Time {
 	}
 	var history []watch.Event
 	reached := map[watch.Key]uint64{}
-	var lost, gaps []string
+	var lost, gaps, unsent []string
 	for i, key := range keys {
 		if r := results[i]; r.err == nil {
 			history = append(history, r.events...)
 			reached[key] = r.until
 			if r.lostUpTo > 0 {
 				gaps = append(gaps, fmt.Sprintf("between resourceVersion %d and %d of %s", cur.watermark, r.lostUpTo, key))
+			}
+			if u := r.unsent; u != nil {
+				unsent = append(unsent, fmt.Sprintf("the API server did not send the changes between resourceVersion %d and %d of %s within %s",
+					u.Reached, u.Until, key, u.Waited))
 			}
 			continue
 		}
@@ -137,11 +146,15 @@ func (t *target) resumeNow(ctx context.Context) time.Time {
 		missing = append(missing, fmt.Sprintf("since resourceVersion %d of %s", cur.watermark, strings.Join(lost, ", ")))
 	}
 	missing = append(missing, gaps...)
+	var why []string
 	if len(missing) > 0 {
-		t.reconcile = "start; the API server no longer holds the changes " + strings.Join(missing, "; ")
+		why = append(why, "the API server no longer holds the changes "+strings.Join(missing, "; "))
+	}
+	if why = append(why, unsent...); len(why) > 0 {
+		t.reconcile = "start; " + strings.Join(why, "; ")
 	}
 	t.mu.Unlock()
-	t.log.Info("Resuming from Git's cursor", "watermark", cur.watermark, "replayed", replayed, "historyLost", lost, "historyGaps", gaps)
+	t.log.Info("Resuming from Git's cursor", "watermark", cur.watermark, "replayed", replayed, "historyLost", lost, "historyGaps", gaps, "historyUnsent", unsent)
 	t.replayLeft = replayed
 	t.resume = resumeDraining
 	return time.Time{}

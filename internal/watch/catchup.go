@@ -140,7 +140,7 @@ func (w *Watches) catchUp(ctx context.Context, key Key, s *shared, from uint64) 
 		}
 		w.mu.Unlock()
 		if h.err != nil {
-			w.log.Info("Watch listed again and the API server no longer holds the changes in between; subscribers reconcile",
+			w.log.Info("Watch listed again and the changes in between could not be read; subscribers reconcile",
 				"resource", key.String(), "since", from, "reason", h.err.Error())
 		} else {
 			w.log.Info("Watch listed again; delivered the changes in between one by one", "resource", key.String(),

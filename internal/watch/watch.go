@@ -81,6 +81,8 @@ type Watches struct {
 	resync    time.Duration
 	log       logr.Logger
 	transform func(*unstructured.Unstructured) *unstructured.Unstructured
+	// replayLimit is replayLimit but in tests.
+	replayLimit time.Duration
 
 	mu      sync.Mutex
 	watches map[Key]*shared
@@ -115,7 +117,7 @@ func New(client dynamic.Interface, opts Options) *Watches {
 	if opts.Log.GetSink() == nil {
 		opts.Log = logr.Discard()
 	}
-	return &Watches{client: client, resync: opts.Resync, log: opts.Log, transform: opts.Transform, watches: map[Key]*shared{}}
+	return &Watches{client: client, resync: opts.Resync, log: opts.Log, transform: opts.Transform, replayLimit: replayLimit, watches: map[Key]*shared{}}
 }
 
 // Subscribe makes handler receive key's events under id, starting the list+watch when it is
