@@ -49,16 +49,9 @@ func (r *GitTargetReconciler) reportApplied(ctx context.Context, applier ApplyRu
 			kind = corev1.EventTypeWarning
 			ctrl.LoggerFrom(ctx).Info("Git → cluster has problems", "reason", cond.Reason, "message", cond.Message)
 		}
-		r.Recorder.Eventf(target, nil, kind, cond.Reason, "Apply", "%s", truncate(cond.Message, 1024))
+		r.Recorder.Eventf(target, nil, kind, cond.Reason, "Apply", "%s", eventNote(cond.Message))
 	}
 	for _, name := range applier.TakePruned(key) {
 		r.Recorder.Eventf(target, nil, corev1.EventTypeNormal, "Pruned", "Prune", "deleted %s: its manifest was removed from Git", name)
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

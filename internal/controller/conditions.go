@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/tools/events"
 
 	configv1alpha1 "github.com/gitops-reverser/gitops-reverser/api/v1alpha1"
+	"github.com/gitops-reverser/gitops-reverser/internal/oneline"
 )
 
 // setReady writes Ready and the kstatus conditions derived from it, and records an Event when
@@ -41,7 +42,17 @@ func setReady(rec events.EventRecorder, obj runtime.Object, conditions *[]metav1
 	if !ready {
 		eventType = corev1.EventTypeWarning
 	}
-	rec.Eventf(obj, nil, eventType, reason, "Reconcile", "%s", message)
+	rec.Eventf(obj, nil, eventType, reason, "Reconcile", "%s", eventNote(message))
+}
+
+// eventNoteLimit is the API server's limit on an Event's note, in bytes: a longer one is
+// refused, and the recorder does not retry, so the Event would be lost.
+const eventNoteLimit = 1024
+
+// eventNote is message cut to what an Event holds, on a rune boundary, marked where it was cut.
+func eventNote(message string) string {
+	const more = "…"
+	return oneline.Cut(message, eventNoteLimit-len(more), more)
 }
 
 // setReconciling says the object is being worked on and is not ready yet: Ready=Unknown and
