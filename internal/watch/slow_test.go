@@ -11,9 +11,6 @@ import (
 
 	"github.com/go-logr/logr/testr"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 )
@@ -39,7 +36,9 @@ func slowWatches(t *testing.T, ns string, delay time.Duration) *Watches {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(client, Options{Log: testr.New(t)})
+	w := New(client, Options{Log: testr.New(t)})
+	t.Cleanup(w.Stop)
+	return w
 }
 
 type roundTripper func(*http.Request) (*http.Response, error)
@@ -69,33 +68,27 @@ func (b *slowBody) Close() error {
 	return b.ReadCloser.Close()
 }
 
-// slowHistory writes three changes of one ConfigMap in a new namespace and has w watch it: the
+// slowHistory writes three changes of one ConfigMap in namespace ns and has w watch it: the
 // resourceVersion before them, after them, and the ConfigMap's last.
 func slowHistory(t *testing.T, g Gomega, w *Watches, ns string) (key Key, from, until uint64, last string) {
 	ctx := t.Context()
-	g.Expect(env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
-	key = Key{Resource: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Namespace: ns}
+	key = Key{Resource: configMaps, Namespace: ns}
 	from, err := w.Current(ctx, key)
 	g.Expect(err).NotTo(HaveOccurred())
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: ns}, Data: map[string]string{"k": "1"}}
+	cm := configMap(ns, "a", "1")
 	g.Expect(env.Client.Create(ctx, cm)).To(Succeed())
 	for _, v := range []string{"2", "3"} {
-		cm.Data = map[string]string{"k": v}
+		cm.Data = map[string]string{"key": v}
 		g.Expect(env.Client.Update(ctx, cm)).To(Succeed())
 	}
 	until, err = w.Current(ctx, key)
 	g.Expect(err).NotTo(HaveOccurred())
 	var seen recorder
 	g.Expect(w.Subscribe(ctx, key, "store", seen.handle)).To(Succeed())
-	t.Cleanup(func() { w.Unsubscribe(key, "store") })
-	g.Eventually(func() []string {
-		objects, _ := w.List(key)
-		var rvs []string
-		for _, o := range objects {
-			rvs = append(rvs, o.GetResourceVersion())
-		}
-		return rvs
-	}).WithTimeout(30 * time.Second).Should(Equal([]string{cm.ResourceVersion}))
+	g.Eventually(func() bool { return w.Synced(key, "store") }).WithTimeout(30 * time.Second).Should(BeTrue())
+	objects, _ := w.List(key)
+	g.Expect(objects).To(HaveLen(1))
+	g.Expect(objects[0].GetResourceVersion()).To(Equal(cm.ResourceVersion), "the store shows the last change")
 	return key, from, until, cm.ResourceVersion
 }
 
@@ -103,8 +96,9 @@ func slowHistory(t *testing.T, g Gomega, w *Watches, ns string) (key Key, from, 
 // API server, not the end of the history: the replay waits for it.
 func TestReplayWaitsForTheHistoryItsStoreShows(t *testing.T) {
 	g := NewWithT(t)
-	w := slowWatches(t, "slow-stream", 3*replayIdle)
-	key, from, until, last := slowHistory(t, g, w, "slow-stream")
+	ns := namespace(t)
+	w := slowWatches(t, ns, 3*replayIdle)
+	key, from, until, last := slowHistory(t, g, w, ns)
 
 	events, err := w.Replay(t.Context(), key, from, until)
 	g.Expect(err).NotTo(HaveOccurred())
@@ -121,9 +115,10 @@ func TestReplayWaitsForTheHistoryItsStoreShows(t *testing.T) {
 // never an empty one.
 func TestReplayThatIsNotSentSaysSo(t *testing.T) {
 	g := NewWithT(t)
-	w := slowWatches(t, "unsent-stream", time.Minute)
+	ns := namespace(t)
+	w := slowWatches(t, ns, time.Minute)
 	w.replayLimit = 3 * time.Second
-	key, from, until, _ := slowHistory(t, g, w, "unsent-stream")
+	key, from, until, _ := slowHistory(t, g, w, ns)
 
 	events, err := w.Replay(t.Context(), key, from, until)
 	var short *IncompleteError
